@@ -1,0 +1,112 @@
+"""Weights as safetensors plus a JSON sidecar; loading never unpickles.
+
+``X.safetensors`` holds the tensors; ``X.json`` holds the model name, its config, the command and data seed
+that trained it, and the metrics measured on it. A missing, truncated or mismatched file is reported in one
+line naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from streammem.errors import InputError, atomic_output
+
+__all__ = ["save_checkpoint", "load_checkpoint", "load_weights", "sidecar_path", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+
+
+def sidecar_path(weights_path: str | os.PathLike) -> Path:
+    """The JSON config file that sits beside a ``.safetensors`` file."""
+    return Path(weights_path).with_suffix(".json")
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: torch.nn.Module,
+    *,
+    model_name: str,
+    config: Mapping[str, Any],
+    training_command: str,
+    data_seed: int,
+    metrics: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``model``'s state dict to ``path`` (safetensors) and its metadata beside it (JSON).
+
+    Shared tensors (tied weights) are cloned so safetensors accepts them; both files are written atomically.
+    """
+    path = Path(path).with_suffix(".safetensors")
+    tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "model": model_name,
+        "config": dict(config),
+        "training_command": training_command,
+        "data_seed": int(data_seed),
+        "metrics": dict(metrics or {}),
+        "num_parameters": int(sum(p.numel() for p in model.parameters())),
+    }
+    with atomic_output(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"model": model_name})
+    with atomic_output(sidecar_path(path)) as tmp:
+        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a checkpoint written by :func:`save_checkpoint`: ``(state_dict, metadata)``."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise InputError(path, "expected a .safetensors weights file (pickled checkpoints are not loaded)")
+    if not path.is_file():
+        raise InputError(path, "weights file not found")
+    meta_path = sidecar_path(path)
+    if not meta_path.is_file():
+        raise InputError(meta_path, "config file missing beside the weights")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(meta_path, f"not valid JSON ({err.msg if hasattr(err, 'msg') else err})") from None
+    for key in ("model", "config"):
+        if key not in meta:
+            raise InputError(meta_path, f"missing key '{key}'")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise InputError(path, f"unreadable or truncated safetensors file ({err})") from None
+    return state, meta
+
+
+def load_weights(model: torch.nn.Module, path: str | os.PathLike, expect_model: str | None = None) -> dict[str, Any]:
+    """Load ``path`` into ``model`` strictly; return the metadata.
+
+    A checkpoint for another model, or whose tensor names/shapes differ from ``model``'s, is an InputError
+    listing the first differences.
+    """
+    state, meta = load_checkpoint(path)
+    if expect_model is not None and meta["model"] != expect_model:
+        raise InputError(path, f"checkpoint is for model '{meta['model']}', expected '{expect_model}'")
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong_shape = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or wrong_shape:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:3]}")
+        if unexpected:
+            parts.append(f"unexpected {unexpected[:3]}")
+        if wrong_shape:
+            k = wrong_shape[0]
+            parts.append(f"shape of '{k}' is {tuple(state[k].shape)}, model has {tuple(own[k].shape)}")
+        raise InputError(path, "does not match the model config: " + "; ".join(parts))
+    model.load_state_dict(state, strict=True)
+    return meta

@@ -1,0 +1,48 @@
+"""User-facing errors and all-or-nothing output files."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["StreamMemError", "InputError", "atomic_output"]
+
+
+class StreamMemError(Exception):
+    """An error the CLI prints as one line (no traceback) and exits non-zero on."""
+
+
+class InputError(StreamMemError):
+    """Bad user input: a missing, unreadable or malformed file, stream or device.
+
+    The message must name the source and the problem, e.g. ``"data/gt.txt:12: expected 9 columns, got 7"``.
+    """
+
+    def __init__(self, source: str | os.PathLike, problem: str, line: int | None = None):
+        where = f"{source}:{line}" if line is not None else f"{source}"
+        super().__init__(f"{where}: {problem}")
+        self.source = str(source)
+        self.problem = problem
+        self.line = line
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    A failed run therefore never leaves a half-written output behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()

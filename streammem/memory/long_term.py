@@ -1,0 +1,83 @@
+"""Per-track long-term memory updated by an exponential moving average (MeMOTR).
+
+Legend: B batch (independent streams), K track slots, D embedding dim.
+"""
+
+from typing import Final, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["LongTermMemory", "LongTermState"]
+
+
+class LongTermState(NamedTuple):
+    """State of a :class:`LongTermMemory`.
+
+    memory: (B, K, D) long-term embedding per track slot, zeros in free slots.
+    active: (B, K) bool, True where a slot holds a live track.
+    """
+
+    memory: Tensor
+    active: Tensor
+
+
+class LongTermMemory(nn.Module):
+    """EMA memory of track embeddings: M <- (1 - lambda) M + lambda O_t.
+
+    MeMOTR (Gao & Wang, ICCV 2023) uses lambda = 0.01 and detaches the memory, so no gradient
+    flows through the history. Slots are born with a track and freed when it dies.
+
+    Args:
+        num_slots: K, track slots per stream.
+        dim: D, embedding size.
+        momentum: lambda, weight of the new embedding in the EMA.
+    """
+
+    num_slots: Final[int]
+    dim: Final[int]
+    momentum: Final[float]
+
+    def __init__(self, num_slots: int, dim: int, momentum: float = 0.01) -> None:
+        super().__init__()
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"LongTermMemory: momentum must be in [0, 1], got {momentum}")
+        self.num_slots = num_slots
+        self.dim = dim
+        self.momentum = momentum
+
+    def forward(self, state: LongTermState) -> Tensor:
+        return self.read(state)
+
+    @torch.jit.export
+    def init(self, batch_size: int, device: torch.device) -> LongTermState:
+        """All slots free: memory (B, K, D) zeros, active (B, K) False."""
+        return LongTermState(
+            torch.zeros(batch_size, self.num_slots, self.dim, device=device),
+            torch.zeros(batch_size, self.num_slots, dtype=torch.bool, device=device),
+        )
+
+    @torch.jit.export
+    def read(self, state: LongTermState) -> Tensor:
+        """Return memory (B, K, D); free slots read as zeros."""
+        return state.memory
+
+    @torch.jit.export
+    def write(self, state: LongTermState, value: Tensor, update: Tensor) -> LongTermState:
+        """EMA update with ``value`` (B, K, D) where ``update`` (B, K) and the slot is active."""
+        value = value.detach().to(state.memory.dtype)
+        blended = (1.0 - self.momentum) * state.memory + self.momentum * value
+        mask = (update & state.active).unsqueeze(-1)
+        return LongTermState(torch.where(mask, blended, state.memory), state.active)
+
+    @torch.jit.export
+    def birth(self, state: LongTermState, value: Tensor, born: Tensor) -> LongTermState:
+        """Start tracks where ``born`` (B, K): memory = ``value`` (B, K, D) detached, slot active."""
+        value = value.detach().to(state.memory.dtype)
+        return LongTermState(torch.where(born.unsqueeze(-1), value, state.memory), state.active | born)
+
+    @torch.jit.export
+    def forget(self, state: LongTermState, dead: Tensor) -> LongTermState:
+        """Free the slots where ``dead`` (B, K): memory zeroed, slot inactive."""
+        memory = state.memory.masked_fill(dead.unsqueeze(-1), 0.0)
+        return LongTermState(memory, state.active & ~dead)

@@ -1,0 +1,81 @@
+import json
+
+import pytest
+import torch
+
+from streammem.checkpoints import load_checkpoint, load_weights, save_checkpoint, sidecar_path
+from streammem.errors import InputError
+
+
+def _model(width: int = 4) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, width), torch.nn.LayerNorm(width))
+    model.register_buffer("cmvn_mean", torch.arange(3.0))
+    return model
+
+
+def _save(tmp_path, model):
+    return save_checkpoint(
+        tmp_path / "m.safetensors", model, model_name="toy", config={"width": 4},
+        training_command="streammem train toy", data_seed=7, metrics={"WER": 1.5},
+    )
+
+
+def test_round_trip_restores_every_tensor_and_metadata(tmp_path):
+    src = _model()
+    path = _save(tmp_path, src)
+    dst = _model()
+    for p in dst.parameters():
+        torch.nn.init.zeros_(p)
+    meta = load_weights(dst, path, expect_model="toy")
+    for (k, a), (_, b) in zip(src.state_dict().items(), dst.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert meta["config"] == {"width": 4}
+    assert meta["data_seed"] == 7 and meta["metrics"] == {"WER": 1.5}
+    assert meta["training_command"] == "streammem train toy"
+
+
+def test_missing_weights_file_names_it(tmp_path):
+    with pytest.raises(InputError, match=r"nope\.safetensors: weights file not found"):
+        load_checkpoint(tmp_path / "nope.safetensors")
+
+
+def test_truncated_file_is_a_one_line_error(tmp_path):
+    path = _save(tmp_path, _model())
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="unreadable or truncated") as err:
+        load_checkpoint(path)
+    assert "\n" not in str(err.value)
+
+
+def test_pickle_files_are_refused(tmp_path):
+    path = tmp_path / "m.pt"
+    torch.save(_model().state_dict(), path)
+    with pytest.raises(InputError, match="pickled checkpoints are not loaded"):
+        load_checkpoint(path)
+
+
+def test_mismatched_config_reports_shape(tmp_path):
+    path = _save(tmp_path, _model(4))
+    with pytest.raises(InputError, match=r"shape of '0.bias' is \(4,\), model has \(5,\)"):
+        load_weights(_model(5), path)
+
+
+def test_wrong_model_name_and_missing_sidecar(tmp_path):
+    path = _save(tmp_path, _model())
+    with pytest.raises(InputError, match="checkpoint is for model 'toy', expected 'matr'"):
+        load_weights(_model(), path, expect_model="matr")
+    sidecar_path(path).unlink()
+    with pytest.raises(InputError, match="config file missing"):
+        load_checkpoint(path)
+
+
+def test_corrupt_sidecar(tmp_path):
+    path = _save(tmp_path, _model())
+    sidecar_path(path).write_text("{not json")
+    with pytest.raises(InputError, match="not valid JSON"):
+        load_checkpoint(path)
+    sidecar_path(path).write_text(json.dumps({"model": "toy"}))
+    with pytest.raises(InputError, match="missing key 'config'"):
+        load_checkpoint(path)

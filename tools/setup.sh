@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine: system packages, a cached virtual environment, then a job.
+#   bash tools/setup.sh demo   -> environment + `streammem demo` on the bundled defaults
+#   bash tools/setup.sh test   -> environment + the default test suite
+#   bash tools/setup.sh env    -> environment only (prints its path)
+# The environment lives outside the clone, keyed by a hash of requirements/*.txt, so a second run
+# (or CI on the same machine) reuses it; a changed pin builds a new one from scratch.
+set -euo pipefail
+job="${1:-test}"; shift || true
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+need_apt=()
+command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
+command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
+ldconfig -p 2>/dev/null | grep -q libportaudio.so.2 || need_apt+=(libportaudio2)
+ldconfig -p 2>/dev/null | grep -q libsndfile.so.1 || need_apt+=(libsndfile1)
+ldconfig -p 2>/dev/null | grep -q libGL.so.1 || need_apt+=(libgl1)
+ldconfig -p 2>/dev/null | grep -q libglib-2.0.so.0 || need_apt+=(libglib2.0-0)
+if ((${#need_apt[@]})); then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "setup: installing system packages: ${need_apt[*]}"
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+key="$(cat requirements/base.txt requirements/dev.txt | sha256sum | cut -c1-16)"
+venv="${STREAMMEM_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/streammem/venv-$key}"
+if [ ! -f "$venv/.complete" ]; then
+  echo "setup: building environment $venv (first run only, a few minutes)"
+  rm -rf "$venv"
+  python3.11 -m venv "$venv" 2>/dev/null || python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --upgrade pip
+  "$venv/bin/python" -m pip install -q -r requirements/base.txt -r requirements/dev.txt
+  touch "$venv/.complete"
+fi
+# Re-point the package at this clone every time (cheap): the cached environment may serve several clones.
+"$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e . >/dev/null
+ln -sfn "$venv" .venv
+
+export PYTHONUNBUFFERED=1
+case "$job" in
+  demo) exec "$venv/bin/streammem" demo "$@" ;;
+  test) exec "$venv/bin/python" -m pytest -q "$@" ;;
+  env)  echo "$venv" ;;
+  *) echo "setup: unknown job '$job' (use demo, test or env)" >&2; exit 2 ;;
+esac
