@@ -36,13 +36,14 @@ class MemoryQueue(nn.Module):
     """
 
     capacity: Final[int]
+    item_shape: list[int]
 
     def __init__(self, capacity: int, item_shape: list[int]) -> None:
         super().__init__()
         if capacity < 0:
             raise ValueError(f"MemoryQueue: capacity must be >= 0, got {capacity}")
         self.capacity = capacity
-        self.item_shape: list[int] = list(item_shape)
+        self.item_shape = list(item_shape)
 
     def forward(self, state: QueueState) -> tuple[Tensor, Tensor, Tensor]:
         return self.read(state)
