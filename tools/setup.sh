@@ -30,12 +30,14 @@ if [ ! -f "$venv/.complete" ]; then
   echo "setup: building environment $venv (first run only, a few minutes)"
   rm -rf "$venv"
   python3.11 -m venv "$venv" 2>/dev/null || python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --upgrade pip
-  "$venv/bin/python" -m pip install -q -r requirements/base.txt -r requirements/dev.txt
+  # pip's notes about this machine's local wheel mirrors are noise; real errors still reach stderr.
+  "$venv/bin/python" -m pip install -q -r requirements/base.txt -r requirements/dev.txt \
+    2> >(grep -v '^WARNING: Location' >&2)
   touch "$venv/.complete"
 fi
 # Re-point the package at this clone every time (cheap): the cached environment may serve several clones.
-"$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e . >/dev/null
+"$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e . >/dev/null 2>&1 \
+  || "$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
 ln -sfn "$venv" .venv
 
 export PYTHONUNBUFFERED=1

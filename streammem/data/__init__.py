@@ -1,0 +1,1 @@
+"""Readers and writers for public dataset formats, and synthetic generators that write those formats."""

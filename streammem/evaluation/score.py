@@ -1,0 +1,184 @@
+"""Score any system's predictions against public-format ground truth with the standard metrics.
+
+  track  --gt   MOTChallenge/DanceTrack split folder (<seq>/gt/gt.txt, <seq>/seqinfo.ini), or the dataset
+                root with --subset SPLIT (then SPLIT_seqmap.txt beside it is used when present)
+         --pred folder of MOTChallenge results <seq>.txt (frame,id,x,y,w,h,conf,-1,-1,-1)
+         metrics: HOTA, DetA, AssA (TrackEval), MOTA, IDF1, IDSW per sequence and COMBINED
+  tal    --gt   ActionFormer/OAT annotation JSON, or a folder of THUMOS <Class>_<subset>.txt files
+         --pred ActivityNet results JSON {"results": {video: [{label, segment, score[, emitted_at]}]}}
+         metrics: mAP@0.3 ... mAP@0.7, mAP_avg; latency_s when detections carry emitted_at
+  asr    --gt   Kaldi text file (utt_id transcript), or a LibriSpeech folder of *.trans.txt
+         --pred Kaldi text file of hypotheses
+         metrics: WER, CER (corpus-pooled) and substitutions, deletions, insertions, hits
+
+Scale (table and JSON): percentages on a 0-100 scale, counts as integers, latency in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from streammem.errors import InputError, atomic_output
+
+__all__ = ["add_arguments", "run", "score"]
+
+TASKS = ("track", "tal", "asr")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``streammem score``."""
+    parser.add_argument("task", choices=TASKS, metavar="TASK", help="what to score: track, tal or asr")
+    parser.add_argument("--gt", required=True, type=Path, help="ground truth (file or folder, see above)")
+    parser.add_argument("--pred", required=True, type=Path, help="predictions (file or folder, see above)")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        metavar="OUT",
+        help="also write the results as JSON: percentages on a 0-100 scale, counts as integers, latency in seconds",
+    )
+    parser.add_argument(
+        "--subset",
+        help="split to score: a subfolder of --gt (track: val; asr: test-clean) or the annotations' subset (tal: test)",
+    )
+    parser.add_argument(
+        "--seqmap", type=Path, help="track: seqmap file listing the sequences (header line 'name')"
+    )
+
+
+def score(
+    task: str, gt: Path, pred: Path, subset: str | None = None, seqmap: Path | None = None
+) -> dict[str, Any]:
+    """Score one task's predictions; the returned dict is what ``--json`` writes."""
+    if task == "track":
+        return _score_track(gt, pred, subset, seqmap)
+    if task == "tal":
+        return _score_tal(gt, pred, subset)
+    if task == "asr":
+        return _score_asr(gt, pred, subset)
+    raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """``streammem score``: print a table of the scores and optionally write them as JSON."""
+    result = score(args.task, args.gt, args.pred, args.subset, args.seqmap)
+    print(_table(result))
+    if args.json is not None:
+        with atomic_output(args.json) as tmp:
+            tmp.write_text(json.dumps(_json_safe(result), indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _score_track(gt: Path, pred: Path, subset: str | None, seqmap: Path | None) -> dict[str, Any]:
+    from streammem.evaluation.functional.tracking import score_mot_folder
+
+    root = gt / subset if subset else gt
+    if seqmap is None and subset and (gt / f"{subset}_seqmap.txt").is_file():
+        seqmap = gt / f"{subset}_seqmap.txt"
+    result = score_mot_folder(root, pred, seqmap)
+    return {
+        "task": "track",
+        "gt": str(root),
+        "pred": str(pred),
+        "seqmap": None if seqmap is None else str(seqmap),
+        **result,
+    }
+
+
+def _score_tal(gt: Path, pred: Path, subset: str | None) -> dict[str, Any]:
+    from streammem.data.thumos import read_activitynet_results, read_thumos_json, read_thumos_txt
+    from streammem.evaluation.functional.localization import localization_map
+
+    if not gt.exists():
+        raise InputError(gt, "not found")
+    annotations = read_thumos_txt(gt, subset) if gt.is_dir() else read_thumos_json(gt, subset)
+    if not annotations.annotations:
+        raise InputError(gt, "no ground-truth instances in the chosen subset")
+    predictions, skipped = read_activitynet_results(pred, annotations)
+    return {
+        "task": "tal",
+        "gt": str(gt),
+        "pred": str(pred),
+        "subset": subset,
+        "metrics": localization_map(annotations.annotations, predictions),
+        "videos": len(annotations.videos),
+        "ground_truth_instances": len(annotations.annotations),
+        "predictions": len(predictions),
+        "skipped": {**annotations.skipped, **skipped},
+    }
+
+
+def _score_asr(gt: Path, pred: Path, subset: str | None) -> dict[str, Any]:
+    from streammem.data.kaldi_text import read_kaldi_text, read_librispeech_transcripts
+    from streammem.evaluation.functional.speech import error_rates
+
+    root = gt / subset if subset else gt
+    references = read_librispeech_transcripts(root) if root.is_dir() else read_kaldi_text(root)
+    scores = error_rates(references, read_kaldi_text(pred))
+    lists = ("missing_hypotheses", "extra_hypotheses")
+    return {
+        "task": "asr",
+        "gt": str(root),
+        "pred": str(pred),
+        "utterances": len(references),
+        "metrics": {k: v for k, v in scores.items() if k not in lists},
+        **{k: scores[k] for k in lists},
+    }
+
+
+def _table(result: dict[str, Any]) -> str:
+    """A readable plain-text table of ``score``'s result."""
+    if result["task"] == "track":
+        keys = list(result["COMBINED"])
+        rows = [[name, *row.values()] for name, row in result["sequences"].items()]
+        lines = _rows(["sequence", *keys], [*rows, ["COMBINED", *result["COMBINED"].values()]])
+        if result["missing_sequences"]:
+            lines.append(f"no predictions (scored as all misses): {', '.join(result['missing_sequences'])}")
+        lines += [f"skipped {k.replace('_', ' ')}: {v}" for k, v in result["skipped"].items() if v]
+        if result["ignored_predictions"]:
+            lines.append(
+                f"ignored result files (not in the sequence list): {', '.join(result['ignored_predictions'])}"
+            )
+        return "\n".join(lines)
+    lines = _rows(["metric", "value"], [[k, v] for k, v in result["metrics"].items()])
+    if result["task"] == "tal":
+        lines.append(
+            f"{result['videos']} videos, {result['ground_truth_instances']} ground-truth instances, "
+            f"{result['predictions']} predictions"
+        )
+        lines += [f"skipped {k.replace('_', ' ')}: {v}" for k, v in result["skipped"].items() if v]
+    else:
+        for key in ("missing_hypotheses", "extra_hypotheses"):
+            if result[key]:
+                shown = ", ".join(result[key][:10]) + (" ..." if len(result[key]) > 10 else "")
+                lines.append(f"{key.replace('_', ' ')} ({len(result[key])}): {shown}")
+    return "\n".join(lines)
+
+
+def _rows(header: list[str], rows: list[list[Any]]) -> list[str]:
+    """Left-aligned first column, right-aligned numbers (2 decimals for floats)."""
+    cells = [header] + [[str(r[0])] + [_cell(v) for v in r[1:]] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return [
+        "  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)])
+        for row in cells
+    ]
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN/inf (e.g. latency without any true positive) become null, so the file is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value

@@ -1,0 +1,113 @@
+"""``streammem score``: run(args) prints a table and writes JSON with the documented keys and scales."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from streammem.errors import InputError
+from streammem.evaluation import score
+from streammem.evaluation.functional.tracking import score_mot_folder
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(prog="streammem score")
+    score.add_arguments(parser)
+    return parser, parser.parse_args(argv)
+
+
+def test_help_states_the_json_scale():
+    parser, _ = _parse(["asr", "--gt", "g", "--pred", "p"])
+    text = parser.format_help()
+    assert "0-100" in text and "integers" in text and "seconds" in text
+    with pytest.raises(SystemExit):
+        _parse(["bogus", "--gt", "g", "--pred", "p"])
+
+
+def test_track_json_and_table(tmp_path, dancetrack_writer, tracking_set, capsys):
+    sequences, predictions = tracking_set(seed=2, num_sequences=2)
+    dancetrack_writer(tmp_path / "DanceTrack", sequences, predictions)
+    out = tmp_path / "scores" / "track.json"
+    _, args = _parse(["track", "--gt", str(tmp_path / "DanceTrack"), "--subset", "val",
+                      "--pred", str(tmp_path / "DanceTrack" / "tracker"), "--json", str(out)])  # fmt: skip
+    assert score.run(args) == 0
+    result = json.loads(out.read_text())
+    assert result["seqmap"].endswith("val_seqmap.txt")
+    assert set(result) >= {"task", "sequences", "COMBINED", "missing_sequences", "ignored_predictions"}
+    assert list(result["COMBINED"]) == ["HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW"]
+    assert isinstance(result["COMBINED"]["IDSW"], int) and 1 < result["COMBINED"]["HOTA"] <= 100  # percent
+    expected = score_mot_folder(tmp_path / "DanceTrack" / "val", tmp_path / "DanceTrack" / "tracker")
+    assert result["COMBINED"] == expected["COMBINED"]
+    table = capsys.readouterr().out
+    assert "COMBINED" in table and all(name in table for name in sequences)
+
+
+def test_tal_json_with_latency(tmp_path, capsys):
+    gt = tmp_path / "thumos.json"
+    gt.write_text(json.dumps({"database": {"v1": {"subset": "test", "annotations": [
+        {"label": "Diving", "segment": [0, 10]}, {"label": "Ambiguous", "segment": [20, 30]}]}}}))  # fmt: skip
+    pred = tmp_path / "results.json"
+    pred.write_text(
+        json.dumps(
+            {"results": {"v1": [{"label": "Diving", "segment": [0, 6], "score": 0.9, "emitted_at": 9.5}]}}
+        )
+    )
+    out = tmp_path / "tal.json"
+    _, args = _parse(["tal", "--gt", str(gt), "--pred", str(pred), "--json", str(out)])
+    assert score.run(args) == 0
+    result = json.loads(out.read_text())
+    assert list(result["metrics"]) == [*(f"mAP@0.{t}" for t in range(3, 8)), "mAP_avg", "latency_s"]
+    assert result["metrics"]["mAP_avg"] == pytest.approx(80.0)  # tIoU 0.6: matched up to 0.6, missed at 0.7
+    assert result["metrics"]["latency_s"] == pytest.approx(-0.5)
+    assert result["skipped"] == {"ambiguous_annotations": 1, "predictions_outside_subset": 0}
+    assert "skipped ambiguous annotations: 1" in capsys.readouterr().out
+
+
+def test_tal_latency_without_true_positives_is_null_in_json(tmp_path):
+    gt = tmp_path / "thumos.json"
+    gt.write_text(
+        json.dumps(
+            {"database": {"v1": {"subset": "test", "annotations": [{"label": "A", "segment": [0, 1]}]}}}
+        )
+    )
+    pred = tmp_path / "results.json"
+    pred.write_text(
+        json.dumps({"results": {"v1": [{"label": "A", "segment": [5, 6], "score": 1, "emitted_at": 6}]}})
+    )
+    out = tmp_path / "tal.json"
+    _, args = _parse(["tal", "--gt", str(gt), "--pred", str(pred), "--json", str(out)])
+    score.run(args)
+    assert json.loads(out.read_text())["metrics"]["latency_s"] is None
+
+
+def test_asr_json_lists_missing_and_extra(tmp_path, capsys):
+    chapter = tmp_path / "LibriSpeech" / "test-clean" / "1" / "2"
+    chapter.mkdir(parents=True)
+    (chapter / "1-2.trans.txt").write_text("1-2-0000 HELLO WORLD\n1-2-0001 GOOD MORNING\n")
+    hyp = tmp_path / "hyp.txt"
+    hyp.write_text("1-2-0000 hello world\n9-9-9999 stray\n")
+    out = tmp_path / "asr.json"
+    _, args = _parse(["asr", "--gt", str(tmp_path / "LibriSpeech"), "--subset", "test-clean",
+                      "--pred", str(hyp), "--json", str(out)])  # fmt: skip
+    assert score.run(args) == 0
+    result = json.loads(out.read_text())
+    metrics = result["metrics"]
+    assert list(metrics) == ["WER", "CER", "substitutions", "deletions", "insertions", "hits"]
+    assert metrics["WER"] == pytest.approx(75.0)  # 2 deletions + 1 insertion over 4 reference words
+    assert (metrics["deletions"], metrics["insertions"], metrics["hits"]) == (2, 1, 2)
+    assert result["missing_hypotheses"] == ["1-2-0001"] and result["extra_hypotheses"] == ["9-9-9999"]
+    assert "missing hypotheses (1): 1-2-0001" in capsys.readouterr().out
+
+
+def test_bad_input_raises_input_error_and_writes_nothing(tmp_path):
+    hyp = tmp_path / "hyp.txt"
+    hyp.write_text("u1 a\nu1 b\n")
+    ref = tmp_path / "ref.txt"
+    ref.write_text("u1 a\n")
+    out = tmp_path / "asr.json"
+    _, args = _parse(["asr", "--gt", str(ref), "--pred", str(hyp), "--json", str(out)])
+    with pytest.raises(InputError, match=f"{hyp}:2: utterance id 'u1' appears twice"):
+        score.run(args)
+    assert not out.exists()
