@@ -1,0 +1,297 @@
+"""Video sources: decord for files (with random access for evaluation), OpenCV for cameras and URLs.
+
+Every source yields ``(timestamp_seconds, frame)`` with ``frame`` an RGB ``uint8`` array of shape
+``(H, W, 3)``. Files never drop frames; live sources (camera, RTSP/HTTP) read in a background thread into
+a small drop-oldest queue so the model always sees recent frames, and count what they dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import cv2
+import numpy as np
+
+from streammem.errors import InputError
+from streammem.streams.live import DropOldestQueue
+from streammem.streams.sources import existing_file, is_url
+
+__all__ = ["VideoFileSource", "OpenCVSource"]
+
+log = logging.getLogger(__name__)
+
+Size = tuple[int, int]  # (width, height), OpenCV's order
+
+
+def _display_name(source: int | str | os.PathLike) -> str:
+    """A name for messages: ``camera 0``, a URL without its password, or the path."""
+    if isinstance(source, int):
+        return f"camera {source}"
+    text = str(source)
+    if is_url(text):
+        parts = urllib.parse.urlsplit(text)
+        if parts.password is not None:
+            host = parts.hostname or ""
+            netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+            text = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    return text
+
+
+def _to_rgb(frame_bgr: np.ndarray, resize: Size | None) -> np.ndarray:
+    """OpenCV's BGR frame as RGB, resized to ``(width, height)`` if asked."""
+    if resize is not None and (frame_bgr.shape[1], frame_bgr.shape[0]) != tuple(resize):
+        frame_bgr = cv2.resize(frame_bgr, tuple(resize), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+
+
+class OpenCVSource:
+    """Frames from ``cv2.VideoCapture``: a camera index, an RTSP/HTTP URL or a video file.
+
+    Live sources (camera, URL) capture in a reader thread into a ``DropOldestQueue`` of ``queue_size``
+    frames: if the consumer is slower, the oldest frames are dropped and counted in ``dropped``. Timestamps
+    are seconds since capture started. A live source that stops delivering frames is reopened up to
+    ``max_retries`` times, waiting ``retry_backoff * 2**k`` s before attempt ``k``; after that the stream
+    ends cleanly with the frames it had, and a warning is logged. Files are read in the caller's thread,
+    never drop frames, and are timestamped ``index / fps``.
+
+    ``capture_factory`` builds the capture object (``cv2.VideoCapture`` by default); tests inject fakes.
+    """
+
+    def __init__(
+        self,
+        source: int | str | os.PathLike,
+        *,
+        resize: Size | None = None,
+        live: bool | None = None,
+        queue_size: int = 2,
+        max_retries: int = 3,
+        retry_backoff: float = 0.5,
+        capture_factory: Callable[[int | str], Any] = cv2.VideoCapture,
+    ):
+        if isinstance(source, os.PathLike):
+            source = str(source)
+        self.source = source
+        self.name = _display_name(source)
+        self.live = (isinstance(source, int) or is_url(source)) if live is None else live
+        if not self.live and not isinstance(source, int):
+            existing_file(source)
+        self.resize = resize
+        self.queue_size = queue_size
+        self.max_retries = max_retries
+        self.retry_backoff = retry_backoff
+        self._capture_factory = capture_factory
+        self._queue: DropOldestQueue | None = None
+        self._capture = self._open()
+        fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.fps: float | None = fps if fps > 0 else None
+        count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.total: int | None = count if count > 0 and not self.live else None
+
+    @property
+    def dropped(self) -> int:
+        """Frames discarded so far because the consumer fell behind (always 0 for files)."""
+        return 0 if self._queue is None else self._queue.dropped
+
+    def _try_open(self) -> Any | None:
+        capture = self._capture_factory(self.source)
+        if capture.isOpened():
+            return capture
+        capture.release()
+        return None
+
+    def _open(self) -> Any:
+        capture = self._try_open()
+        if capture is not None:
+            return capture
+        if isinstance(self.source, int):
+            raise InputError(
+                self.name, "cannot open camera (not connected, in use by another program, or no permission)"
+            )
+        if is_url(self.source):
+            raise InputError(
+                self.name, "cannot open stream (unreachable, wrong URL, or unsupported protocol)"
+            )
+        raise InputError(self.name, "cannot decode video (not a video file, or corrupt)")
+
+    def _take_capture(self) -> Any:
+        """The capture opened by ``__init__`` for the first pass, a fresh one for later passes."""
+        capture, self._capture = self._capture, None
+        return capture if capture is not None else self._open()
+
+    def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
+        return self._iter_live() if self.live else self._iter_file()
+
+    def _iter_file(self) -> Iterator[tuple[float, np.ndarray]]:
+        capture = self._take_capture()
+        try:
+            index = 0
+            while True:
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                timestamp = index / self.fps if self.fps else capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                yield timestamp, _to_rgb(frame, self.resize)
+                index += 1
+        finally:
+            capture.release()
+
+    def _iter_live(self) -> Iterator[tuple[float, np.ndarray]]:
+        queue: DropOldestQueue[tuple[float, np.ndarray]] = DropOldestQueue(self.queue_size)
+        self._queue = queue
+        stop = threading.Event()
+        reader = threading.Thread(
+            target=self._capture_loop,
+            args=(self._take_capture(), queue, stop),
+            name=f"capture {self.name}",
+            daemon=True,
+        )
+        reader.start()
+        try:
+            while (item := queue.get()) is not None:
+                yield item
+        finally:
+            stop.set()
+            reader.join(timeout=5.0)  # a stalled network read can block for ffmpeg's timeout; it is a daemon
+            if reader.is_alive():
+                log.warning("%s: capture thread still blocked in a read; leaving it to finish", self.name)
+
+    def _capture_loop(self, capture: Any, queue: DropOldestQueue, stop: threading.Event) -> None:
+        """Reader thread: read frames into ``queue``; reopen a failed source a bounded number of times."""
+        start = time.monotonic()
+        frames = failures = 0
+        try:
+            while not stop.is_set():
+                ok, frame = capture.read() if capture is not None else (False, None)
+                if ok:
+                    failures = 0
+                    frames += 1
+                    queue.put((time.monotonic() - start, _to_rgb(frame, self.resize)))
+                    continue
+                if failures >= self.max_retries:
+                    log.warning(
+                        "%s: no frames after %d reconnection attempts; stream ended after %d frames",
+                        self.name,
+                        self.max_retries,
+                        frames,
+                    )
+                    break
+                failures += 1
+                if capture is not None:
+                    capture.release()
+                log.info(
+                    "%s: disconnected; reconnection attempt %d of %d", self.name, failures, self.max_retries
+                )
+                if stop.wait(self.retry_backoff * 2 ** (failures - 1)):
+                    capture = None
+                    break
+                capture = self._try_open()
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer thread, which re-raises it
+            queue.close(error)
+        else:
+            queue.close()
+        finally:
+            if capture is not None:
+                capture.release()
+
+    def close(self) -> None:
+        """Release a capture that was opened but never iterated."""
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+
+class VideoFileSource:
+    """Frames of a video file, decoded by decord, with random access (``frame(i)``) for evaluation.
+
+    decord is used for its frame-accurate random access; if it cannot open the file (an unusual container,
+    or decord missing for the platform) the file is read with OpenCV instead, where ``frame(i)`` seeks,
+    which is only frame-exact for intra-coded or well-indexed files. ``resize`` is ``(width, height)``.
+    Timestamps are the frames' presentation times (decord) or ``index / fps`` (OpenCV).
+    """
+
+    live = False
+    dropped = 0
+
+    def __init__(self, path: str | os.PathLike, *, resize: Size | None = None):
+        self.path = existing_file(path)
+        self.resize = resize
+        self._reader = self._open_decord()
+        self._capture: Any | None = None
+        if self._reader is not None:
+            self.backend = "decord"
+            self.total = len(self._reader)
+            self.fps = float(self._reader.get_avg_fps())
+            self._timestamps = (
+                self._reader.get_frame_timestamp(range(self.total))[:, 0] if self.total else None
+            )
+        else:
+            self.backend = "opencv"
+            fallback = OpenCVSource(self.path, resize=resize, live=False)
+            self.total = fallback.total or 0
+            self.fps = fallback.fps or 0.0
+            fallback.close()
+        if self.total == 0:
+            raise InputError(self.path, "video has no frames")
+
+    def _open_decord(self) -> Any | None:
+        try:
+            import decord
+        except ImportError:
+            return None
+        size = {} if self.resize is None else {"width": int(self.resize[0]), "height": int(self.resize[1])}
+        try:
+            return decord.VideoReader(str(self.path), ctx=decord.cpu(0), **size)
+        except (RuntimeError, decord.DECORDError) as error:
+            log.debug("%s: decord cannot open it (%s); using OpenCV", self.path, error)
+            return None
+
+    def __len__(self) -> int:
+        return self.total
+
+    def timestamp(self, index: int) -> float:
+        """Presentation time of frame ``index`` in seconds."""
+        if self._reader is not None:
+            return float(self._timestamps[index])
+        return index / self.fps if self.fps else 0.0
+
+    def frame(self, index: int) -> np.ndarray:
+        """Frame ``index`` (0-based) as RGB ``uint8`` ``(H, W, 3)``."""
+        if not 0 <= index < self.total:
+            raise IndexError(f"{self.path}: frame {index} out of range [0, {self.total})")
+        if self._reader is not None:
+            try:
+                return self._reader[index].asnumpy()
+            except Exception as error:  # decord raises its own error types from native code
+                raise InputError(self.path, f"cannot decode frame {index}: {error}") from error
+        if self._capture is None:
+            self._capture = cv2.VideoCapture(str(self.path))
+        if int(self._capture.get(cv2.CAP_PROP_POS_FRAMES)) != index:
+            self._capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, frame = self._capture.read()
+        if not ok:
+            raise InputError(self.path, f"cannot decode frame {index}")
+        return _to_rgb(frame, self.resize)
+
+    def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
+        if self._reader is None:
+            yield from OpenCVSource(self.path, resize=self.resize, live=False)
+            return
+        self._reader.seek(0)
+        for index in range(self.total):
+            try:
+                frame = self._reader.next().asnumpy()
+            except Exception as error:  # decord raises its own error types from native code
+                raise InputError(self.path, f"cannot decode frame {index}: {error}") from error
+            yield float(self._timestamps[index]), frame
+
+    def close(self) -> None:
+        """Release the OpenCV capture used for random access (decord frees its decoder when collected)."""
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
