@@ -35,15 +35,29 @@ if [ ! -f "$venv/.complete" ]; then
     2> >(grep -v '^WARNING: Location' >&2)
   touch "$venv/.complete"
 fi
-# Re-point the package at this clone every time (cheap): the cached environment may serve several clones.
-"$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e . >/dev/null 2>&1 \
-  || "$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
-ln -sfn "$venv" .venv
+# A light per-clone environment (.venv) layered on the shared one through a .pth file: it sees the shared
+# packages and this clone's source, so several clones (CI's, yours) never re-point each other.
+if [ "$(cat .venv/.base 2>/dev/null)" != "$venv" ]; then
+  rm -rf .venv.new
+  python3 -m venv --without-pip .venv.new
+  site="$(.venv.new/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  base_site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  printf '%s\n%s\n' "$repo" "$base_site" > "$site/streammem_env.pth"
+  printf '#!%s\nimport sys\nfrom streammem.cli import main\nsys.exit(main())\n' "$repo/.venv/bin/python" \
+    > .venv.new/bin/streammem
+  printf '#!%s\nimport sys\nimport pytest\nsys.exit(pytest.console_main())\n' "$repo/.venv/bin/python" \
+    > .venv.new/bin/pytest
+  chmod +x .venv.new/bin/streammem .venv.new/bin/pytest
+  ln -s "$venv/bin/ruff" .venv.new/bin/ruff
+  echo "$venv" > .venv.new/.base
+  rm -rf .venv && mv .venv.new .venv
+fi
+py="$repo/.venv/bin/python"
 
 export PYTHONUNBUFFERED=1
 case "$job" in
-  demo) exec "$venv/bin/streammem" demo "$@" ;;
-  test) exec "$venv/bin/python" -m pytest -q "$@" ;;
-  env)  echo "$venv" ;;
+  demo) exec "$repo/.venv/bin/streammem" demo "$@" ;;
+  test) exec "$py" -m pytest -q "$@" ;;
+  env)  echo "$repo/.venv" ;;
   *) echo "setup: unknown job '$job' (use demo, test or env)" >&2; exit 2 ;;
 esac
