@@ -45,7 +45,7 @@ if [ "$(cat .venv/.base 2>/dev/null)" != "$venv" ]; then
   printf '%s\n%s\n' "$repo" "$base_site" > "$site/streammem_env.pth"
   printf '#!%s\nimport sys\nfrom streammem.cli import main\nsys.exit(main())\n' "$repo/.venv/bin/python" \
     > .venv.new/bin/streammem
-  printf '#!%s\nimport sys\nimport pytest\nsys.exit(pytest.console_main())\n' "$repo/.venv/bin/python" \
+  printf '#!%s\nimport sys\nimport pytest\nsys.exit(pytest.main())\n' "$repo/.venv/bin/python" \
     > .venv.new/bin/pytest
   chmod +x .venv.new/bin/streammem .venv.new/bin/pytest
   ln -s "$venv/bin/ruff" .venv.new/bin/ruff
