@@ -17,8 +17,8 @@ ldconfig -p 2>/dev/null | grep -q libportaudio.so.2 || need_apt+=(libportaudio2)
 ldconfig -p 2>/dev/null | grep -q libsndfile.so.1 || need_apt+=(libsndfile1)
 ldconfig -p 2>/dev/null | grep -q libGL.so.1 || need_apt+=(libgl1)
 ldconfig -p 2>/dev/null | grep -q libglib-2.0.so.0 || need_apt+=(libglib2.0-0)
+sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
 if ((${#need_apt[@]})); then
-  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   echo "setup: installing system packages: ${need_apt[*]}"
   $sudo apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -29,7 +29,11 @@ venv="${STREAMMEM_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/streammem/venv-$key}"
 if [ ! -f "$venv/.complete" ]; then
   echo "setup: building environment $venv (first run only, a few minutes)"
   rm -rf "$venv"
-  python3.11 -m venv "$venv" 2>/dev/null || python3 -m venv "$venv"
+  if ! python3 -m venv "$venv" >/dev/null 2>&1; then  # Debian's python3 ships venv/ensurepip separately
+    rm -rf "$venv"
+    $sudo apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$venv"
+  fi
   # pip's notes about this machine's local wheel mirrors are noise; real errors still reach stderr.
   "$venv/bin/python" -m pip install -q -r requirements/base.txt -r requirements/dev.txt \
     2> >(grep -v '^WARNING: Location' >&2)
