@@ -24,7 +24,7 @@ from typing import Any
 
 from streammem.errors import InputError, atomic_output
 
-__all__ = ["add_arguments", "run", "score"]
+__all__ = ["add_arguments", "run", "score", "format_table", "headline_metrics", "write_result_json"]
 
 TASKS = ("track", "tal", "asr")
 
@@ -65,12 +65,17 @@ def score(
 def run(args: argparse.Namespace) -> int:
     """``streammem score``: print a table of the scores and optionally write them as JSON."""
     result = score(args.task, args.gt, args.pred, args.subset, args.seqmap)
-    print(_table(result))
+    print(format_table(result))
     if args.json is not None:
-        with atomic_output(args.json) as tmp:
-            tmp.write_text(json.dumps(_json_safe(result), indent=2) + "\n")
+        write_result_json(args.json, result)
         print(f"wrote {args.json}")
     return 0
+
+
+def write_result_json(path: Path, result: dict[str, Any]) -> None:
+    """Write a score/eval result as strict JSON (NaN -> null), all or nothing."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(_json_safe(result), indent=2) + "\n")
 
 
 def _score_track(gt: Path, pred: Path, subset: str | None, seqmap: Path | None) -> dict[str, Any]:
@@ -82,6 +87,7 @@ def _score_track(gt: Path, pred: Path, subset: str | None, seqmap: Path | None) 
     result = score_mot_folder(root, pred, seqmap)
     return {
         "task": "track",
+        **result["COMBINED"],
         "gt": str(root),
         "pred": str(pred),
         "seqmap": None if seqmap is None else str(seqmap),
@@ -101,10 +107,10 @@ def _score_tal(gt: Path, pred: Path, subset: str | None) -> dict[str, Any]:
     predictions, skipped = read_activitynet_results(pred, annotations)
     return {
         "task": "tal",
+        **localization_map(annotations.annotations, predictions),
         "gt": str(gt),
         "pred": str(pred),
         "subset": subset,
-        "metrics": localization_map(annotations.annotations, predictions),
         "videos": len(annotations.videos),
         "ground_truth_instances": len(annotations.annotations),
         "predictions": len(predictions),
@@ -119,18 +125,10 @@ def _score_asr(gt: Path, pred: Path, subset: str | None) -> dict[str, Any]:
     root = gt / subset if subset else gt
     references = read_librispeech_transcripts(root) if root.is_dir() else read_kaldi_text(root)
     scores = error_rates(references, read_kaldi_text(pred))
-    lists = ("missing_hypotheses", "extra_hypotheses")
-    return {
-        "task": "asr",
-        "gt": str(root),
-        "pred": str(pred),
-        "utterances": len(references),
-        "metrics": {k: v for k, v in scores.items() if k not in lists},
-        **{k: scores[k] for k in lists},
-    }
+    return {"task": "asr", **scores, "gt": str(root), "pred": str(pred), "utterances": len(references)}
 
 
-def _table(result: dict[str, Any]) -> str:
+def format_table(result: dict[str, Any]) -> str:
     """A readable plain-text table of ``score``'s result."""
     if result["task"] == "track":
         keys = list(result["COMBINED"])
@@ -144,7 +142,7 @@ def _table(result: dict[str, Any]) -> str:
                 f"ignored result files (not in the sequence list): {', '.join(result['ignored_predictions'])}"
             )
         return "\n".join(lines)
-    lines = _rows(["metric", "value"], [[k, v] for k, v in result["metrics"].items()])
+    lines = _rows(["metric", "value"], [[k, v] for k, v in headline_metrics(result).items()])
     if result["task"] == "tal":
         lines.append(
             f"{result['videos']} videos, {result['ground_truth_instances']} ground-truth instances, "
@@ -157,6 +155,16 @@ def _table(result: dict[str, Any]) -> str:
                 shown = ", ".join(result[key][:10]) + (" ..." if len(result[key]) > 10 else "")
                 lines.append(f"{key.replace('_', ' ')} ({len(result[key])}): {shown}")
     return "\n".join(lines)
+
+
+def headline_metrics(result: dict[str, Any]) -> dict[str, Any]:
+    """The scalar metrics at the top level of a score/eval result (HOTA..., mAP@..., WER...)."""
+    return {
+        k: v for k, v in result.items() if k != "task" and isinstance(v, int | float) and k not in _DETAIL_KEYS
+    }
+
+
+_DETAIL_KEYS = frozenset({"utterances", "videos", "ground_truth_instances", "predictions"})
 
 
 def _rows(header: list[str], rows: list[list[Any]]) -> list[str]:

@@ -40,6 +40,8 @@ def test_track_json_and_table(tmp_path, dancetrack_writer, tracking_set, capsys)
     assert isinstance(result["COMBINED"]["IDSW"], int) and 1 < result["COMBINED"]["HOTA"] <= 100  # percent
     expected = score_mot_folder(tmp_path / "DanceTrack" / "val", tmp_path / "DanceTrack" / "tracker")
     assert result["COMBINED"] == expected["COMBINED"]
+    assert {k: result[k] for k in result["COMBINED"]} == result["COMBINED"]  # headline keys at the top level
+    assert list(score.headline_metrics(result)) == ["HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW"]
     table = capsys.readouterr().out
     assert "COMBINED" in table and all(name in table for name in sequences)
 
@@ -58,9 +60,9 @@ def test_tal_json_with_latency(tmp_path, capsys):
     _, args = _parse(["tal", "--gt", str(gt), "--pred", str(pred), "--json", str(out)])
     assert score.run(args) == 0
     result = json.loads(out.read_text())
-    assert list(result["metrics"]) == [*(f"mAP@0.{t}" for t in range(3, 8)), "mAP_avg", "latency_s"]
-    assert result["metrics"]["mAP_avg"] == pytest.approx(80.0)  # tIoU 0.6: matched up to 0.6, missed at 0.7
-    assert result["metrics"]["latency_s"] == pytest.approx(-0.5)
+    assert list(score.headline_metrics(result)) == [*(f"mAP@0.{t}" for t in range(3, 8)), "mAP_avg", "latency_s"]
+    assert result["mAP_avg"] == pytest.approx(80.0)  # tIoU 0.6: matched up to 0.6, missed at 0.7
+    assert result["latency_s"] == pytest.approx(-0.5)
     assert result["skipped"] == {"ambiguous_annotations": 1, "predictions_outside_subset": 0}
     assert "skipped ambiguous annotations: 1" in capsys.readouterr().out
 
@@ -79,7 +81,7 @@ def test_tal_latency_without_true_positives_is_null_in_json(tmp_path):
     out = tmp_path / "tal.json"
     _, args = _parse(["tal", "--gt", str(gt), "--pred", str(pred), "--json", str(out)])
     score.run(args)
-    assert json.loads(out.read_text())["metrics"]["latency_s"] is None
+    assert json.loads(out.read_text())["latency_s"] is None
 
 
 def test_asr_json_lists_missing_and_extra(tmp_path, capsys):
@@ -93,7 +95,7 @@ def test_asr_json_lists_missing_and_extra(tmp_path, capsys):
                       "--pred", str(hyp), "--json", str(out)])  # fmt: skip
     assert score.run(args) == 0
     result = json.loads(out.read_text())
-    metrics = result["metrics"]
+    metrics = score.headline_metrics(result)
     assert list(metrics) == ["WER", "CER", "substitutions", "deletions", "insertions", "hits"]
     assert metrics["WER"] == pytest.approx(75.0)  # 2 deletions + 1 insertion over 4 reference words
     assert (metrics["deletions"], metrics["insertions"], metrics["hits"]) == (2, 1, 2)
