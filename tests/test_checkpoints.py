@@ -28,7 +28,7 @@ def test_round_trip_restores_every_tensor_and_metadata(tmp_path):
     for p in dst.parameters():
         torch.nn.init.zeros_(p)
     meta = load_weights(dst, path, expect_model="toy")
-    for (k, a), (_, b) in zip(src.state_dict().items(), dst.state_dict().items()):
+    for (k, a), (_, b) in zip(src.state_dict().items(), dst.state_dict().items(), strict=True):
         assert torch.equal(a, b), k
     assert meta["config"] == {"width": 4}
     assert meta["data_seed"] == 7 and meta["metrics"] == {"WER": 1.5}
