@@ -1,0 +1,177 @@
+"""Per-video feature streams for online temporal action localization (THUMOS14, MUSES, synthetic).
+
+A dataset directory holds an annotation file (ActionFormer/OAT JSON, or a folder of THUMOS per-class txt
+files) read by :mod:`streammem.data.thumos`, and one ``<video>.npy`` array (T, F) per video. The feature
+rate (features per second) is either fixed (``feature_rate``, THUMOS TSN: 4/s) or derived per video from
+its fps (``feature_stride`` frames per feature, ActionFormer I3D: 4). A video's length must agree with
+duration x rate within ``tolerance`` features, or the array belongs to another video or another extractor.
+
+MUSES (Liu et al., CVPR 2021) ships an ActivityNet-style ``database`` JSON (same layout) and 1024-d I3D
+``.npy`` per video: :func:`load_muses` reads it with the same checks and ``feature_dims=[1024]`` in MATR.
+
+Bad input: a missing or unreadable feature file, a length mismatch, a label outside the class list, or a
+segment outside the video raise :class:`InputError` naming the file, unless ``skip_bad=True``, in which
+case the video or segment is dropped and counted in ``skipped``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from streammem.data.thumos import TemporalAnnotations, read_thumos_json, read_thumos_txt
+from streammem.errors import InputError
+
+__all__ = ["TALVideo", "TALSplit", "load_feature_file", "load_tal_split", "load_muses", "find_annotations"]
+
+
+@dataclass
+class TALVideo:
+    """One video: features (T, F), their rate (features/s), and ground truth (class id, start s, end s)."""
+
+    name: str
+    features: np.ndarray
+    feature_rate: float
+    duration: float
+    segments: list[tuple[int, float, float]]
+
+
+@dataclass
+class TALSplit:
+    """A subset of a dataset: its videos, the class list (id = index), and what was skipped and why."""
+
+    videos: list[TALVideo]
+    classes: list[str]
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def ground_truth(self) -> list[dict]:
+        """Items ``{"video", "label", "start", "end"}`` (seconds) for the evaluator."""
+        return [
+            {"video": v.name, "label": self.classes[c], "start": s, "end": e} for v in self.videos for c, s, e in v.segments
+        ]
+
+
+def load_feature_file(path: str | os.PathLike, expected_length: float | None = None, tolerance: float = 4.0) -> np.ndarray:
+    """Read one ``.npy`` feature array (T, F) as float32, checking T against ``expected_length`` (+-tolerance)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "feature file not found")
+    try:
+        feats = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise InputError(path, f"unreadable .npy feature file ({err})") from None
+    if feats.ndim != 2 or feats.shape[0] == 0:
+        raise InputError(path, f"expected a (T, F) feature array, got shape {feats.shape}")
+    if not np.isfinite(feats).all():
+        raise InputError(path, "features contain NaN or infinity")
+    if expected_length is not None and abs(feats.shape[0] - expected_length) > tolerance:
+        raise InputError(
+            path, f"{feats.shape[0]} features, but duration x feature rate gives {expected_length:.1f} (tolerance {tolerance:g})"
+        )
+    return feats.astype(np.float32, copy=False)
+
+
+def find_annotations(root: str | os.PathLike) -> Path:
+    """The annotation source of a dataset directory: ``annotations/*.json``, ``*.json`` or a txt folder."""
+    root = Path(root)
+    if root.is_file():
+        return root
+    for pattern in ("annotations/*.json", "*.json"):
+        found = sorted(root.glob(pattern))
+        if found:
+            return found[0]
+    if (root / "annotations").is_dir() and any((root / "annotations").glob("*_*.txt")):
+        return root / "annotations"
+    raise InputError(root, "no annotation JSON (annotations/*.json) or per-class txt folder found")
+
+
+def _classes_of(annotation_path: Path, annotations: TemporalAnnotations) -> list[str]:
+    """The class list: the JSON's ``meta.classes`` when given (synthetic sets), else sorted labels."""
+    if annotation_path.suffix == ".json":
+        meta = json.loads(annotation_path.read_text()).get("meta", {})
+        if isinstance(meta, dict) and isinstance(meta.get("classes"), list):
+            return [str(c) for c in meta["classes"]]
+    return sorted({a["label"] for a in annotations.annotations})
+
+
+def load_tal_split(
+    root: str | os.PathLike,
+    subset: str,
+    classes: list[str] | None = None,
+    feature_dir: str | os.PathLike | None = None,
+    feature_rate: float | None = None,
+    feature_stride: float | None = None,
+    tolerance: float = 4.0,
+    skip_bad: bool = False,
+    videos: list[str] | None = None,
+) -> TALSplit:
+    """Load one subset of a dataset directory (annotations + ``features/<video>.npy``).
+
+    root: dataset directory (or the annotation file itself). classes: the model's class list (default: from
+    the annotations). feature_rate / feature_stride: see the module doc (default: the JSON ``meta`` rate
+    for synthetic sets, else 4/s). videos: restrict to these names (e.g. a held-out selection split).
+    """
+    annotation_path = find_annotations(root)
+    base = Path(root) if Path(root).is_dir() else annotation_path.parent
+    feature_dir = Path(feature_dir) if feature_dir is not None else base / "features"
+    annotations = (read_thumos_json if annotation_path.is_file() else read_thumos_txt)(annotation_path, subset)
+    classes = list(classes) if classes is not None else _classes_of(annotation_path, annotations)
+    if feature_rate is None and feature_stride is None and annotation_path.suffix == ".json":
+        meta = json.loads(annotation_path.read_text()).get("meta", {})
+        feature_rate = (meta.get("config") or {}).get("feature_rate") if isinstance(meta, dict) else None
+    index = {c: i for i, c in enumerate(classes)}
+    skipped = dict(annotations.skipped)
+    per_video: dict[str, list[dict]] = {}
+    for a in annotations.annotations:
+        per_video.setdefault(a["video"], []).append(a)
+    out: list[TALVideo] = []
+    for name in sorted(annotations.videos):
+        if videos is not None and name not in videos:
+            continue
+        info = annotations.videos[name]
+        if feature_stride is not None:
+            if not info.fps:
+                raise InputError(annotation_path, f"video {name!r}: no fps, needed for feature_stride")
+            rate = info.fps / feature_stride
+        else:
+            rate = feature_rate or 4.0
+        expected = None if info.duration is None else info.duration * rate
+        try:
+            feats = load_feature_file(feature_dir / f"{name}.npy", expected, tolerance)
+        except InputError:
+            if not skip_bad:
+                raise
+            skipped["videos_bad_features"] = skipped.get("videos_bad_features", 0) + 1
+            continue
+        duration = info.duration if info.duration is not None else len(feats) / rate
+        segments = []
+        for a in per_video.get(name, []):
+            problem = None
+            if a["label"] not in index:
+                problem, key = f"label {a['label']!r} not in the class list", "segments_unknown_label"
+            elif a["start"] < 0 or a["end"] > duration + 1.0 / rate:
+                problem = f"segment [{a['start']:g}, {a['end']:g}] outside the video (0, {duration:g})"
+                key = "segments_outside_video"
+            elif a["end"] <= a["start"]:
+                problem, key = f"empty segment [{a['start']:g}, {a['end']:g}]", "segments_empty"
+            if problem is not None:
+                if not skip_bad:
+                    raise InputError(annotation_path, f"video {name!r}: {problem}")
+                skipped[key] = skipped.get(key, 0) + 1
+                continue
+            segments.append((index[a["label"]], a["start"], min(a["end"], duration)))
+        out.append(TALVideo(name, feats, rate, duration, sorted(segments, key=lambda s: (s[1], s[2]))))
+    if not out:
+        raise InputError(annotation_path, f"no usable videos in subset {subset!r}")
+    return TALSplit(out, classes, skipped)
+
+
+def load_muses(
+    root: str | os.PathLike, subset: str, classes: list[str] | None = None, feature_rate: float = 4.0, **kwargs
+) -> TALSplit:
+    """MUSES: ActivityNet-style JSON + I3D ``.npy`` per video (features/ under ``root``); same checks."""
+    return load_tal_split(root, subset, classes=classes, feature_rate=feature_rate, **kwargs)

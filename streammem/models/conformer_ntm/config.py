@@ -1,0 +1,77 @@
+"""Configs of Conformer-NTM: ``tiny`` (trains on 2 CPU cores in minutes) and ``paper`` (Carvalho & Abad 2023)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+__all__ = ["ConformerNTMConfig", "CONFIGS", "make_config"]
+
+
+@dataclass
+class ConformerNTMConfig:
+    """Every size and switch of the model; one architecture serves full-context and streaming modes.
+
+    Latency of the streaming step: ``chunk_frames`` encoder frames of 40 ms (WeNet convention).
+    The depthwise convolution is causal so one set of weights runs in both modes (the paper's encoder is
+    full-context with a centred convolution).
+    ``max_relative_distance`` clips relative positions (in frames) so hour-long full-context inputs
+    reuse the positions seen in training.
+    """
+
+    num_mels: int = 80
+    d_model: int = 256
+    num_heads: int = 4
+    ffn_dim: int = 1024
+    num_blocks: int = 12
+    kernel_size: int = 31
+    subsampling_channels: int = 256
+    dropout: float = 0.1
+    max_relative_distance: int = 1024
+    chunk_frames: int = 16
+    left_frames: int = 64
+    use_memory: bool = True
+    memory_slots: int = 256
+    memory_dim: int = 10
+    memory_addressing: str = "content"
+    decoder_layers: int = 6
+    decoder_ffn_dim: int = 2048
+    ctc_weight: float = 0.3
+    label_smoothing: float = 0.1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+CONFIGS: dict[str, ConformerNTMConfig] = {
+    "paper": ConformerNTMConfig(),
+    "tiny": ConformerNTMConfig(
+        d_model=96,
+        num_heads=4,
+        ffn_dim=384,
+        num_blocks=4,
+        kernel_size=15,
+        subsampling_channels=32,
+        max_relative_distance=256,
+        decoder_layers=1,
+        decoder_ffn_dim=384,
+    ),
+}
+
+
+def make_config(config: str | dict[str, Any] | ConformerNTMConfig, **overrides: Any) -> ConformerNTMConfig:
+    """A config from a name (``tiny``/``paper``), a dict (e.g. a checkpoint's JSON) or a config, with overrides."""
+    if isinstance(config, ConformerNTMConfig):
+        base = asdict(config)
+    elif isinstance(config, str):
+        if config not in CONFIGS:
+            raise ValueError(f"unknown conformer_ntm config '{config}' (known: {', '.join(CONFIGS)})")
+        base = asdict(CONFIGS[config])
+    else:
+        base = dict(config)
+    base.update(overrides)
+    known = {f.name for f in fields(ConformerNTMConfig)}
+    unknown = set(base) - known
+    if unknown:
+        raise ValueError(f"unknown conformer_ntm config keys: {', '.join(sorted(unknown))}")
+    return ConformerNTMConfig(**base)

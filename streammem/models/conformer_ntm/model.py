@@ -1,0 +1,265 @@
+"""Conformer-NTM (Carvalho & Abad, Interspeech 2023): Conformer encoder -> NTM memory -> CTC + attention decoder.
+
+Legend: B batch, S audio samples, T encoder frames (40 ms), D model dim, V vocabulary, U tokens,
+N memory slots, M slot dim, NB blocks, H heads, L cached left frames, K conv kernel.
+
+The NTM is stepped once per 40 ms encoder frame (read, then write) and its read vector replaces the
+encoder output through ``Linear([h_t; r_t])``, as in the authors' code. In streaming its state crosses
+chunk boundaries, so the encoder context stays bounded while the memory carries the long range.
+"""
+
+
+from typing import Final, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from streammem.memory import NTMMemory, NTMState
+from streammem.models.conformer_ntm.config import ConformerNTMConfig
+from streammem.models.conformer_ntm.encoder import HOP, ConformerEncoder, LogMelFrontend, pad_signal, sinusoid
+
+__all__ = ["ConformerNTM", "ConformerNTMState", "CharTokenizer", "FRAME_SECONDS"]
+
+FRAME_SECONDS = 0.04
+
+
+class CharTokenizer:
+    """Characters of LibriSpeech transcripts: blank 0, space, apostrophe, A-Z, then <sos/eos>."""
+
+    symbols: tuple[str, ...] = ("<blank>", " ", "'", *[chr(c) for c in range(ord("A"), ord("Z") + 1)], "<sos/eos>")
+    blank = 0
+    sos_eos = len(symbols) - 1
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+    def encode(self, text: str) -> list[int]:
+        """Upper-cased text -> ids; characters outside the set are dropped, spaces collapsed."""
+        index = {s: i for i, s in enumerate(self.symbols[1:-1], start=1)}
+        return [index[c] for c in " ".join(text.upper().split()) if c in index]
+
+    def decode(self, ids: list[int]) -> str:
+        return "".join(self.symbols[i] for i in ids if 0 < i < self.sos_eos).strip()
+
+
+class ConformerNTMState(NamedTuple):
+    """Everything the streaming step remembers; every size is fixed by the config, not the stream length.
+
+    audio_tail: (B, 240) last samples not yet a full analysis window.
+    feature_cache: (B, 2, F) last feature frames (subsampling conv 1 context).
+    subsample_cache: (B, C1, 2, F1) last conv-1 outputs (subsampling conv 2 context).
+    key_cache, value_cache: (NB, B, H, L, D/H) attention keys/values of the last L frames per block.
+    conv_cache: (NB, B, D, K-1) last depthwise-conv inputs per block.
+    frames: (B,) int64 encoder frames emitted so far.
+    memory, read_weights, write_weights, reads: the NTM state (:class:`streammem.memory.NTMState`);
+    zero-sized when the memory is off.
+    """
+
+    audio_tail: Tensor
+    feature_cache: Tensor
+    subsample_cache: Tensor
+    key_cache: Tensor
+    value_cache: Tensor
+    conv_cache: Tensor
+    frames: Tensor
+    memory: Tensor
+    read_weights: Tensor
+    write_weights: Tensor
+    reads: Tensor
+
+
+class _AttentionDecoder(nn.Module):
+    """Transformer decoder (pre-LN, sinusoidal positions) over the memory-augmented encoder output."""
+
+    def __init__(self, vocab: int, d_model: int, heads: int, ffn_dim: int, layers: int, dropout: float):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d_model)
+        layer = nn.TransformerDecoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True, norm_first=True)
+        self.layers = nn.TransformerDecoder(layer, layers, norm=nn.LayerNorm(d_model))
+        self.out = nn.Linear(d_model, vocab)
+        self.d_model = d_model
+
+    @torch.jit.unused
+    def forward(self, tokens: Tensor, encoded: Tensor, encoded_pad: Tensor) -> Tensor:
+        """tokens (B, U), encoded (B, T, D), encoded_pad (B, T) True on padding -> logits (B, U, V)."""
+        u = tokens.shape[1]
+        x = self.embed(tokens) * (self.d_model**0.5) + sinusoid(torch.arange(u, device=tokens.device), self.d_model)
+        causal = torch.triu(torch.ones(u, u, dtype=torch.bool, device=tokens.device), diagonal=1)
+        return self.out(self.layers(x, encoded, tgt_mask=causal, memory_key_padding_mask=encoded_pad))
+
+
+class ConformerNTM(nn.Module):
+    """Conformer encoder, NTM memory between encoder and decoders, CTC head and attention decoder.
+
+    ``forward`` is the streaming ``step``: an audio chunk of ``chunk_samples`` (B, S) and the state ->
+    CTC log-probabilities of the chunk's C frames (B, C, V) and the new state.
+    """
+
+    chunk_samples: Final[int]
+    chunk_frames: Final[int]
+    left_frames: Final[int]
+    use_memory: Final[bool]
+
+    def __init__(self, config: ConformerNTMConfig):
+        super().__init__()
+        self.config = config
+        self.tokenizer = CharTokenizer()
+        vocab = len(self.tokenizer)
+        d = config.d_model
+        self.chunk_frames = config.chunk_frames
+        self.chunk_samples = config.chunk_frames * 4 * HOP
+        self.left_frames = config.left_frames
+        self.use_memory = config.use_memory
+        self.frontend = LogMelFrontend(config.num_mels)
+        self.encoder = ConformerEncoder(
+            config.num_mels, d, config.num_heads, config.ffn_dim, config.num_blocks, config.kernel_size,
+            config.subsampling_channels, config.dropout, config.max_relative_distance, config.chunk_frames,
+            config.left_frames,
+        )
+        self.memory = NTMMemory(d, config.memory_slots, config.memory_dim, 1, 1, config.memory_addressing)
+        self.memory_out = nn.Linear(d + config.memory_dim, d)
+        if not config.use_memory:
+            # The ablation: the same conformer with the encoder output going straight to the decoders.
+            self.memory = None
+            self.memory_out = None
+        self.ctc = nn.Linear(d, vocab)
+        self.decoder = _AttentionDecoder(vocab, d, config.num_heads, config.decoder_ffn_dim, config.decoder_layers,
+                                         config.dropout)
+
+    # ----------------------------------------------------------------- streaming
+    @torch.jit.export
+    def initial_state(self, batch_size: int) -> ConformerNTMState:
+        """A fresh stream: zero caches, no frames seen, NTM memory at its initial value."""
+        ref = self.ctc.weight
+        enc = self.encoder
+        blocks = len(enc.blocks)
+        d = ref.shape[1]
+        sub = enc.subsampling
+        feats = self.frontend.mean.shape[0]
+        zeros = ref.new_zeros
+        if self.memory is not None:
+            ntm = self.memory.init(batch_size, ref.device)
+        else:
+            ntm = NTMState(zeros(batch_size, 0, 0), zeros(batch_size, 0, 0), zeros(batch_size, 0, 0),
+                           zeros(batch_size, 0, 0))
+        return ConformerNTMState(
+            zeros(batch_size, self.frontend.tail),
+            zeros(batch_size, 2, feats),
+            zeros(batch_size, sub.conv1.out_channels, 2, (feats - 3) // 2 + 1),
+            zeros(blocks, batch_size, enc.heads, self.left_frames, enc.head_dim),
+            zeros(blocks, batch_size, enc.heads, self.left_frames, enc.head_dim),
+            zeros(blocks, batch_size, d, enc.kernel - 1),
+            torch.zeros(batch_size, dtype=torch.int64, device=ref.device),
+            ntm.memory, ntm.read_weights, ntm.write_weights, ntm.reads,
+        )
+
+    def forward(self, chunk: Tensor, state: ConformerNTMState) -> tuple[Tensor, ConformerNTMState]:
+        return self.step(chunk, state)
+
+    @torch.jit.export
+    def step(self, chunk: Tensor, state: ConformerNTMState) -> tuple[Tensor, ConformerNTMState]:
+        """One audio chunk (B, chunk_samples) at 16 kHz -> CTC log-probs (B, C, V) and the new state."""
+        audio = torch.cat([state.audio_tail, chunk], dim=1)
+        feats = self.frontend(audio)
+        h, cache1, cache2, keys, values, convs = self.encoder.step(
+            feats, state.feature_cache, state.subsample_cache, state.key_cache, state.value_cache,
+            state.conv_cache, state.frames,
+        )
+        ntm = NTMState(state.memory, state.read_weights, state.write_weights, state.reads)
+        y, ntm = self._remember(h, ntm, None)
+        new_state = ConformerNTMState(
+            audio[:, audio.shape[1] - self.frontend.tail:], cache1, cache2, keys, values, convs,
+            state.frames + h.shape[1], ntm.memory, ntm.read_weights, ntm.write_weights, ntm.reads,
+        )
+        return torch.log_softmax(self.ctc(y), dim=-1), new_state
+
+    def _remember(self, h: Tensor, state: NTMState, lengths: Tensor | None) -> tuple[Tensor, NTMState]:
+        """Step the NTM over frames h (B, T, D); y_t = Linear([h_t; r_t]) replaces h (no residual)."""
+        memory = self.memory
+        memory_out = self.memory_out
+        if memory is None or memory_out is None:
+            return h, state
+        reads, state = memory.forward_sequence(h, state, lengths)
+        return memory_out(torch.cat([h, reads], dim=-1)), state
+
+    # ----------------------------------------------------------------- whole utterances
+    @torch.jit.unused
+    def features(self, audio: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """Audio (B, S) with sample ``lengths`` (B,) -> normalised features (B, T, F) and frame lengths."""
+        feats = self.frontend(pad_signal(audio, self.frontend.tail))
+        return feats, torch.div(lengths + HOP - 1, HOP, rounding_mode="floor")
+
+    @torch.jit.unused
+    def encode(self, feats: Tensor, lengths: Tensor, streaming: bool = False) -> tuple[Tensor, Tensor]:
+        """Features (B, T, F) -> memory-augmented encoder output (B, T/4, D) and frame lengths.
+
+        The NTM starts fresh for every utterance (the authors reset it per batch and per utterance).
+        """
+        h, out_lengths = self.encoder.forward_sequence(feats, lengths, streaming)
+        state = self.initial_state(h.shape[0])
+        ntm = NTMState(state.memory, state.read_weights, state.write_weights, state.reads)
+        y, _ = self._remember(h, ntm, out_lengths)
+        return y, out_lengths
+
+    @torch.jit.unused
+    def forward_sequence(self, audio: Tensor, lengths: Tensor, streaming: bool = False) -> tuple[Tensor, Tensor]:
+        """Whole utterances (B, S) -> CTC log-probs (B, T, V) and frame lengths.
+
+        With ``streaming=True`` this computes what the ``step`` loop computes (chunk mask, left context).
+        """
+        feats, feat_lengths = self.features(audio, lengths)
+        y, out_lengths = self.encode(feats, feat_lengths, streaming)
+        return torch.log_softmax(self.ctc(y), dim=-1), out_lengths
+
+    @torch.jit.unused
+    def loss(self, feats: Tensor, feat_lengths: Tensor, targets: list[list[int]], streaming: bool) -> tuple[Tensor, dict[str, float]]:
+        """Hybrid loss: ctc_weight * CTC + (1 - ctc_weight) * label-smoothed attention cross-entropy."""
+        y, lengths = self.encode(feats, feat_lengths, streaming)
+        log_probs = torch.log_softmax(self.ctc(y), dim=-1)
+        flat = torch.tensor([t for seq in targets for t in seq], dtype=torch.long)
+        target_lengths = torch.tensor([len(seq) for seq in targets], dtype=torch.long)
+        ctc = F.ctc_loss(log_probs.transpose(0, 1), flat, lengths, target_lengths, blank=self.tokenizer.blank,
+                         reduction="sum", zero_infinity=True) / len(targets)
+        att = self.attention_loss(y, lengths, targets)
+        w = self.config.ctc_weight
+        total = w * ctc + (1 - w) * att
+        return total, {"ctc": float(ctc), "att": float(att)}
+
+    @torch.jit.unused
+    def attention_loss(self, y: Tensor, lengths: Tensor, targets: list[list[int]]) -> Tensor:
+        """Teacher-forced decoder cross-entropy (summed over tokens, averaged over utterances)."""
+        sos = self.tokenizer.sos_eos
+        longest = max(len(t) for t in targets) + 1
+        inputs = torch.full((len(targets), longest), sos, dtype=torch.long)
+        outputs = torch.full((len(targets), longest), -100, dtype=torch.long)
+        for i, t in enumerate(targets):
+            inputs[i, 1:len(t) + 1] = torch.tensor(t, dtype=torch.long)
+            outputs[i, :len(t)] = torch.tensor(t, dtype=torch.long)
+            outputs[i, len(t)] = sos
+        pad = torch.arange(y.shape[1]).unsqueeze(0) >= lengths.unsqueeze(1)
+        logits = self.decoder(inputs, y, pad)
+        return F.cross_entropy(logits.flatten(0, 1), outputs.flatten(), ignore_index=-100,
+                               label_smoothing=self.config.label_smoothing, reduction="sum") / len(targets)
+
+    @torch.jit.unused
+    def decoder_scores(self, y: Tensor, hypotheses: list[list[int]]) -> Tensor:
+        """Attention-decoder log-likelihood (with <eos>) of each hypothesis given one utterance's y (1, T, D)."""
+        if not hypotheses:
+            return torch.zeros(0)
+        batch = len(hypotheses)
+        sos = self.tokenizer.sos_eos
+        longest = max(len(h) for h in hypotheses) + 1
+        inputs = torch.full((batch, longest), sos, dtype=torch.long)
+        outputs = torch.full((batch, longest), 0, dtype=torch.long)
+        keep = torch.zeros(batch, longest, dtype=torch.bool)
+        for i, h in enumerate(hypotheses):
+            inputs[i, 1:len(h) + 1] = torch.tensor(h, dtype=torch.long)
+            outputs[i, :len(h)] = torch.tensor(h, dtype=torch.long)
+            outputs[i, len(h)] = sos
+            keep[i, :len(h) + 1] = True
+        enc = y.expand(batch, -1, -1)
+        pad = torch.zeros(batch, y.shape[1], dtype=torch.bool)
+        logp = torch.log_softmax(self.decoder(inputs, enc, pad), dim=-1)
+        token = logp.gather(-1, outputs.unsqueeze(-1)).squeeze(-1)
+        return (token * keep).sum(-1)

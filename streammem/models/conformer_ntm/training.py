@@ -1,0 +1,142 @@
+"""Training of Conformer-NTM on a LibriSpeech-layout split: hybrid CTC/attention loss, SpecAugment, Adam + warmup.
+
+Half of the batches use the streaming chunk mask and half full context, so one set of weights serves both
+modes (dynamic-chunk training as in WeNet U2); the paper trains full-context only.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from streammem.data.librispeech import Utterance, load_audio, read_split
+from streammem.models.conformer_ntm.model import ConformerNTM
+
+__all__ = ["TrainOptions", "FeatureSet", "load_features", "train"]
+
+
+@dataclass
+class TrainOptions:
+    """Optimisation knobs (the paper: Adam 2e-3, 15k warmup, clip 5; scaled down for minutes of CPU)."""
+
+    minutes: float = 12.0
+    max_steps: int = 100000
+    batch_frames: int = 9000
+    lr: float = 2e-3
+    warmup: int = 100
+    weight_decay: float = 1e-6
+    clip: float = 5.0
+    streaming_fraction: float = 0.5
+    freq_mask: int = 27
+    checkpoint_every: int = 200
+    seed: int = 0
+
+
+@dataclass
+class FeatureSet:
+    """Utterances as un-normalised log-Mel features (T, F) with token ids, kept in memory."""
+
+    ids: list[str]
+    feats: list[Tensor]
+    tokens: list[list[int]]
+
+
+def load_features(model: ConformerNTM, utterances: list[Utterance], desc: str = "features") -> FeatureSet:
+    """Decode every utterance's audio once and compute its log-Mel features (CMVN applied later)."""
+    from tqdm import tqdm
+
+    feats, tokens = [], []
+    with torch.no_grad():
+        for u in tqdm(utterances, desc=desc, unit="utt"):
+            audio = torch.from_numpy(load_audio(u.path)).unsqueeze(0)
+            feats.append(model.frontend.raw(audio)[0])
+            tokens.append(model.tokenizer.encode(u.text))
+    return FeatureSet([u.id for u in utterances], feats, tokens)
+
+
+def _batches(lengths: list[int], batch_frames: int, rng: random.Random) -> list[list[int]]:
+    """Length-sorted batches of at most ``batch_frames`` padded frames, in random order."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i] + rng.random())
+    batches, current = [], []
+    for i in order:
+        if current and (len(current) + 1) * lengths[i] > batch_frames:
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    rng.shuffle(batches)
+    return batches
+
+
+def train(
+    model: ConformerNTM,
+    train_dir: str | Path,
+    options: TrainOptions,
+    checkpoint: callable | None = None,
+) -> dict[str, float]:
+    """Train ``model`` in place on ``train_dir`` for ``options.minutes`` of wall time.
+
+    Fits the global CMVN on the training features first (stored in the model's buffers).
+    ``checkpoint(model, step)`` is called every ``checkpoint_every`` steps and at the end.
+    Returns the final running losses.
+    """
+    import torchaudio
+    from tqdm import tqdm
+
+    torch.manual_seed(options.seed)
+    rng = random.Random(options.seed)
+    data = load_features(model, read_split(train_dir), desc="train features")
+    stacked = torch.cat(data.feats)
+    model.frontend.set_cmvn(stacked.mean(0), stacked.std(0))
+    del stacked
+    normed = [(f - model.frontend.mean) * model.frontend.istd for f in data.feats]
+    lengths = [f.shape[0] for f in normed]
+    freq_mask = torchaudio.transforms.FrequencyMasking(options.freq_mask)
+    time_mask = torchaudio.transforms.TimeMasking(40, p=0.05)
+    opt = torch.optim.Adam(model.parameters(), lr=options.lr, betas=(0.9, 0.98), weight_decay=options.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / options.warmup, math.sqrt(options.warmup / (s + 1)))
+    )
+    model.train()
+    deadline = time.monotonic() + options.minutes * 60
+    step, running = 0, {"loss": 0.0, "ctc": 0.0, "att": 0.0}
+    bar = tqdm(total=options.max_steps if options.max_steps < 100000 else None, desc="train asr", unit="step")
+    while step < options.max_steps and time.monotonic() < deadline:
+        for batch in _batches(lengths, options.batch_frames, rng):
+            if step >= options.max_steps or time.monotonic() >= deadline:
+                break
+            longest = max(lengths[i] for i in batch)
+            feats = torch.zeros(len(batch), longest, normed[0].shape[1])
+            for row, i in enumerate(batch):
+                feats[row, : lengths[i]] = normed[i]
+            spec = feats.transpose(1, 2)  # SpecAugment works on (B, F, T)
+            spec = time_mask(time_mask(freq_mask(freq_mask(spec))))
+            feats = spec.transpose(1, 2)
+            feat_lengths = torch.tensor([lengths[i] for i in batch])
+            streaming = rng.random() < options.streaming_fraction
+            loss, parts = model.loss(feats, feat_lengths, [data.tokens[i] for i in batch], streaming)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), options.clip)
+            opt.step()
+            sched.step()
+            step += 1
+            for k, v in (("loss", float(loss)), *parts.items()):
+                running[k] = v if step == 1 else 0.98 * running[k] + 0.02 * v
+            bar.update(1)
+            bar.set_postfix(loss=f"{running['loss']:.1f}", ctc=f"{running['ctc']:.1f}", att=f"{running['att']:.1f}",
+                            lr=f"{sched.get_last_lr()[0]:.1e}")
+            if checkpoint is not None and step % options.checkpoint_every == 0:
+                checkpoint(model, step)
+    bar.close()
+    model.eval()
+    if checkpoint is not None:
+        checkpoint(model, step)
+    return {**running, "steps": step}

@@ -1,0 +1,448 @@
+"""``streammem <verb> tal``: online temporal action localization with MATR (demo, eval, train, export, bench).
+
+Data are THUMOS14-style directories (``annotations/*.json`` or per-class txt + ``features/<video>.npy``);
+the synthetic set (:mod:`streammem.data.synthetic_tal`) is written in that layout and generated on first
+use under ``runs/tal_synthetic``. Heavy imports happen inside the functions so ``streammem --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from streammem.errors import InputError, StreamMemError, atomic_output
+
+__all__ = ["weights_available", "load_model", "VARIANTS"] + [
+    f"{p}{v}" for v in ("demo", "eval", "train", "export", "bench") for p in ("", "add_")
+]
+
+PACKAGE = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = Path("runs/tal_synthetic")
+SAMPLE_ANNOTATIONS = PACKAGE / "samples" / "tal_sample.json"  # one held-out synthetic stream (seed 7)
+DATA_SEED = 0
+# What `--variant` trains: MATR, MATR with queue length 0, and the per-frame OAD->TAL baseline.
+VARIANTS = {"matr": "matr", "nomem": "matr_nomem", "oad": "matr_oad_baseline"}
+
+
+def _weights_path(config: str = "tiny") -> Path:
+    from streammem.models import weights_path
+
+    return weights_path("matr", config)
+
+
+def weights_available() -> bool:
+    """Whether the trained tiny weights ship with the package."""
+    return _weights_path().is_file()
+
+
+def _threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(n)
+
+
+def _ensure_data(root: Path) -> Path:
+    """The dataset directory; the default synthetic set is generated on first use."""
+    from streammem.data.synthetic_tal import generate_synthetic_tal
+
+    if root.resolve() == DEFAULT_DATA.resolve() and not (root / "annotations").is_dir():
+        print(f"generating the synthetic TAL set under {root} (seed {DATA_SEED})", flush=True)
+        generate_synthetic_tal(root, seed=DATA_SEED)
+    if not root.exists():
+        raise InputError(root, "dataset directory not found")
+    return root
+
+
+def load_model(weights: str | os.PathLike | None = None):
+    """(model, meta) in eval mode from weights (default: shipped tiny MATR); the config comes from the JSON."""
+    import torch
+
+    from streammem.checkpoints import load_weights, sidecar_path
+    from streammem.models.matr import build, make_config
+    from streammem.models.matr.baseline import FrameClassifier
+
+    path = Path(weights) if weights else _weights_path()
+    if not path.is_file():
+        raise InputError(path, "weights not found (train them with `streammem train tal`)")
+    try:
+        meta = json.loads(sidecar_path(path).read_text())
+    except (OSError, json.JSONDecodeError):
+        raise InputError(sidecar_path(path), "missing or unreadable config beside the weights") from None
+    cfg = make_config(meta.get("config", {}))
+    model = FrameClassifier(cfg) if meta.get("model") == VARIANTS["oad"] else build(cfg.to_dict())
+    meta = load_weights(model, path)
+    torch.set_grad_enabled(False)
+    return model.eval(), meta
+
+
+# ------------------------------------------------------------------------------------------------- train
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default="tiny", choices=["tiny", "paper"], help="model config")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="THUMOS-style dataset dir (synthetic by default)")
+    p.add_argument("--subset", default="Validation", help="training subset (THUMOS14 trains on Validation)")
+    p.add_argument("--variant", default="matr", choices=sorted(VARIANTS), help="matr, nomem (queue 0) or oad baseline")
+    p.add_argument("--iterations", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--eval-every", type=int, default=200, help="held-out evaluation (model selection) interval")
+    p.add_argument("--seed", type=int, default=52)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)")
+    p.add_argument("--out", type=Path, default=None, help="weights path (default: shipped path for matr, runs/tal/ else)")
+
+
+def train(args: argparse.Namespace) -> int:
+    """Train one variant; the held-out part of the training subset (every 8th video) selects the checkpoint."""
+    from streammem.checkpoints import save_checkpoint
+    from streammem.data.tal_features import load_tal_split
+    from streammem.models.matr import build, make_config
+    from streammem.models.matr.baseline import FrameClassifier
+    from streammem.models.matr.training import TrainSettings, selection_split, train_model
+
+    _threads(args.threads)
+    root = _ensure_data(args.data)
+    full = load_tal_split(root, args.subset)
+    fit_names, held_names = selection_split([v.name for v in full.videos])
+    fit = [v for v in full.videos if v.name in set(fit_names)]
+    held = load_tal_split(root, args.subset, classes=full.classes, videos=held_names)
+    overrides: dict[str, Any] = {"num_classes": len(full.classes), "feature_dims": _feature_dims(args.config, fit)}
+    if args.variant == "nomem":
+        overrides["memory_len"] = 0
+    cfg = make_config(args.config, **overrides)
+    model = FrameClassifier(cfg) if args.variant == "oad" else build(cfg.to_dict())
+    name = VARIANTS[args.variant]
+    out = args.out or (_weights_path(args.config) if args.variant == "matr" else Path("runs/tal") / f"{name}_{args.config}.safetensors")
+    command = "streammem train tal " + " ".join(shlex.quote(a) for a in sys.argv[3:]) if len(sys.argv) > 3 else "streammem train tal"
+    print(f"training {name} ({args.config}) on {len(fit)} videos, selecting on {len(held.videos)} held-out videos; "
+          f"weights -> {out}", flush=True)
+    settings = TrainSettings(iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
+                             eval_every=args.eval_every, seed=args.seed)
+
+    def checkpoint(m, metrics):
+        save_checkpoint(out, m, model_name=name, config=cfg.to_dict(), training_command=command, data_seed=DATA_SEED,
+                        metrics={"held_out": metrics, "classes": full.classes})
+
+    _, metrics = train_model(model, fit, held, cfg, settings, on_checkpoint=checkpoint, log=lambda s: print(s, flush=True))
+    print(f"best held-out mAP_avg {metrics.get('mAP_avg', float('nan')):.2f}; weights at {out}")
+    return 0
+
+
+def _feature_dims(config: str, videos) -> list[int]:
+    """Per-stream input dims: the config's split (e.g. RGB + flow halves) scaled to the data's width."""
+    from streammem.models.matr import CONFIGS
+
+    width = videos[0].features.shape[1]
+    dims = CONFIGS[config].feature_dims
+    if sum(dims) == width:
+        return list(dims)
+    if width % len(dims) == 0:
+        return [width // len(dims)] * len(dims)
+    return [width]
+
+
+def _classes(meta: dict, weights: Path) -> list[str]:
+    classes = (meta.get("metrics") or {}).get("classes")
+    if not isinstance(classes, list):
+        raise InputError(weights, "the weights' JSON lists no class names (metrics.classes)")
+    return [str(c) for c in classes]
+
+
+# -------------------------------------------------------------------------------------------------- eval
+def add_eval_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="THUMOS-style dataset dir (synthetic by default)")
+    p.add_argument("--subset", default="Test", help="subset to evaluate (held-out test streams)")
+    p.add_argument("--weights", type=Path, default=None, help="weights (default: shipped matr_tiny)")
+    p.add_argument("--feature-rate", type=float, default=None, help="features per second (default: JSON meta or 4)")
+    p.add_argument("--skip-bad", action="store_true", help="skip (and count) bad videos/segments instead of failing")
+    p.add_argument("--predictions", type=Path, default=None, help="also write emitted actions (ActivityNet JSON)")
+    p.add_argument("--out", type=Path, default=Path("runs/tal/eval.json"), help="metrics JSON")
+    p.add_argument("--threads", type=int, default=1)
+
+
+def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
+    """mAP@0.3:0.1:0.7, mAP_avg and latency_s over a subset, streams processed online; long/short breakdown."""
+    from tqdm import tqdm
+
+    from streammem.data.tal_features import load_tal_split
+    from streammem.data.thumos import write_activitynet_results
+    from streammem.evaluation.functional.localization import localization_map
+    from streammem.models.matr.training import long_short_breakdown, predict
+
+    _threads(args.threads)
+    model, meta = load_model(args.weights)
+    weights = args.weights or _weights_path()
+    classes = _classes(meta, weights)
+    split = load_tal_split(_ensure_data(args.data), args.subset, classes=classes, feature_rate=args.feature_rate,
+                           skip_bad=args.skip_bad)
+    preds = [p for v in tqdm(split.videos, desc="eval tal", unit="video") for p in predict(model, v, classes)]
+    metrics: dict[str, Any] = localization_map(split.ground_truth(), preds)
+    segment_s = model.segment_len / split.videos[0].feature_rate
+    metrics.update(long_short_breakdown(split, preds, segment_s))
+    metrics.update({"model": meta.get("model"), "videos": len(split.videos), "instances": len(split.ground_truth()),
+                    "predictions": len(preds), "skipped": split.skipped, "weights": str(weights)})
+    with atomic_output(args.out) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    if args.predictions:
+        write_activitynet_results(args.predictions, preds)
+    print(" ".join(f"{k}={metrics[k]:.2f}" for k in ("mAP@0.3", "mAP@0.5", "mAP@0.7", "mAP_avg", "latency_s")))
+    print(f"metrics written to {args.out}")
+    return 0
+
+
+# -------------------------------------------------------------------------------------------------- demo
+def add_demo_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", default=None, help="camera index, URL or video file (through the frame encoder); "
+                   "default: the bundled synthetic feature stream")
+    p.add_argument("--weights", type=Path, default=None, help="weights (default: shipped matr_tiny)")
+    p.add_argument("--backbone", default="resnet18", help="torchvision backbone of the frame encoder (--source)")
+    p.add_argument("--feature-rate", type=float, default=4.0, help="features per second from --source")
+    p.add_argument("--max-seconds", type=float, default=None, help="stop a --source stream after this long")
+    p.add_argument("--out-dir", type=Path, default=Path("runs/tal/demo"), help="where the PNG and JSON go")
+    p.add_argument("--plot-min-score", type=float, default=0.3, help="plot only actions scoring at least this "
+                   "(the JSON keeps every emitted action)")
+
+
+def _stream(model, features, classes: list[str], rate: float, video: str):
+    """The streaming loop: one model.step per feature, online post-processing; yields emitted actions."""
+    import torch
+
+    from streammem.models.matr.postprocess import OnlineLocalizer
+
+    post = OnlineLocalizer(classes, rate, horizon=(model.memory_len + 2) * model.segment_len, video=video)
+    state = model.initial_state(1)
+    for feat in features:
+        out, state = model(torch.as_tensor(feat, dtype=torch.float32).view(1, -1), state)
+        yield from post.push(out.logits[0], out.start[0], out.end[0], float(out.now[0]))
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Stream the bundled clip (or ``--source``) through MATR; write a timeline PNG and the emitted actions."""
+    from streammem.data.tal_features import load_tal_split
+
+    _threads(1)
+    model, meta = load_model(args.weights)
+    classes = _classes(meta, args.weights or _weights_path())
+    truth: list[dict] = []
+    if args.source is None:
+        split = load_tal_split(SAMPLE_ANNOTATIONS, "Test", classes=classes, feature_dir=SAMPLE_ANNOTATIONS.parent)
+        video = split.videos[0]
+        rate, name, duration = video.feature_rate, video.name, video.duration
+        truth = split.ground_truth()
+        t0 = time.perf_counter()
+        emitted = list(_stream(model, video.features, classes, rate, name))
+    else:
+        from streammem.models.matr.frontend import FrameEncoder, features_at_rate
+        from streammem.streams.sources import open_source
+
+        rate, name = args.feature_rate, str(args.source)
+        encoder = FrameEncoder(sum(model.feature_dims), backbone=args.backbone)
+        source = open_source(args.source, kind="video")
+        frames = ((ts, f) for ts, f in source if args.max_seconds is None or ts < args.max_seconds)
+        feats = []
+
+        def tap():
+            for ts, feat in features_at_rate(frames, encoder, rate):
+                feats.append(ts)
+                print(f"\rt={ts:7.2f}s features={len(feats)} dropped={source.dropped}", end="", file=sys.stderr)
+                yield feat.numpy()
+
+        t0 = time.perf_counter()
+        emitted = list(_stream(model, tap(), classes, rate, name))
+        print(file=sys.stderr)
+        duration = feats[-1] if feats else 0.0
+        print("note: the frame encoder is untrained for these weights (trained on synthetic features); "
+              "the actions shown exercise the pipeline, not a trained camera model", flush=True)
+    elapsed = time.perf_counter() - t0
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, png_path = args.out_dir / "tal_demo_actions.json", args.out_dir / "tal_demo_timeline.png"
+    with atomic_output(json_path) as tmp:
+        tmp.write_text(json.dumps({"video": name, "feature_rate": rate, "actions": emitted, "ground_truth": truth}, indent=1))
+    shown = [a for a in emitted if a["score"] >= args.plot_min_score]
+    _timeline(png_path, truth, shown, classes, duration, f"{name} (actions scoring >= {args.plot_min_score:g})")
+    print(f"{len(emitted)} actions emitted over {duration:.1f} s of stream in {elapsed:.2f} s")
+    print(f"timeline: {png_path}\nactions:  {json_path}")
+    return 0
+
+
+def _timeline(path: Path, truth: list[dict], emitted: list[dict], classes: list[str], duration: float, title: str) -> None:
+    """Ground truth vs emitted actions over time, one colour per class; ticks mark emission times."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(12, 2.8))
+    for row, items in ((1, truth), (0, emitted)):
+        lanes: list[float] = []  # overlapping actions go to separate lanes of the row
+        placed = []
+        for a in sorted(items, key=lambda a: a["start"]):
+            lane = next((i for i, end in enumerate(lanes) if end <= a["start"]), len(lanes))
+            lanes[lane:lane + 1] = [a["end"]]
+            placed.append((lane, a))
+        height = 0.7 / max(1, len(lanes))
+        for lane, a in placed:
+            c = colours(classes.index(a["label"]) % 10)
+            y = row - 0.35 + lane * height
+            ax.broken_barh([(a["start"], a["end"] - a["start"])], (y, height * 0.9), color=c, alpha=0.85)
+            if "emitted_at" in a:
+                ax.plot([a["emitted_at"]] * 2, [y, y + height * 0.9], color="black", lw=1.0)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours(i % 10)) for i in range(len(classes))]
+    ax.legend(handles, classes, ncol=len(classes), loc="upper center", bbox_to_anchor=(0.5, -0.25), frameon=False)
+    ax.set_yticks([0, 1], ["emitted (MATR)", "ground truth"])
+    ax.set_xlim(0, max(duration, 1.0))
+    ax.set_ylim(-0.6, 1.7)
+    ax.set_xlabel("time (s); black ticks = emission time")
+    ax.set_title(f"online action localization: {title}")
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------------ export
+def add_export_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, required=True, help="TorchScript file to write")
+    p.add_argument("--weights", type=Path, default=None, help="weights (default: shipped matr_tiny)")
+    p.add_argument("--parity-steps", type=int, default=2000, help="length of the eager-vs-scripted parity stream")
+
+
+def export(args: argparse.Namespace) -> int:
+    """Script the streaming step, then check eager vs scripted on a long stream: outputs and emitted actions."""
+    import torch
+
+    from streammem.export import export_torchscript, stream_parity
+
+    _threads(1)
+    model, meta = load_model(args.weights)
+    classes = _classes(meta, args.weights or _weights_path())
+    import warnings
+
+    path = export_torchscript(model, args.out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        scripted = torch.jit.load(str(path))
+    feats = _parity_stream(sum(model.feature_dims), args.parity_steps)
+    chunks = [f.view(1, -1) for f in torch.from_numpy(feats)]
+    worst = stream_parity(model, scripted, chunks, model.initial_state(1))
+    eager_actions = list(_stream(model, feats, classes, 4.0, "parity"))
+    scripted_actions = list(_stream(scripted, feats, classes, 4.0, "parity"))
+    same = _same_actions(eager_actions, scripted_actions)
+    print(f"exported {path}; parity over {len(chunks)} steps: max |diff| {worst:.2e}, "
+          f"{len(eager_actions)} emitted actions, identical: {same}")
+    if not same:
+        raise StreamMemError(f"{path}: scripted and eager emitted different actions")
+    return 0
+
+
+def _parity_stream(width: int, steps: int):
+    """A long synthetic feature stream (test seeds) of ``steps`` features."""
+    import numpy as np
+
+    from streammem.data.synthetic_tal import SyntheticTALConfig, synthetic_video
+
+    cfg = SyntheticTALConfig(feature_dims=[width // 2, width - width // 2])
+    parts, total, seed = [], 0, 9_000_000
+    while total < steps:
+        feats, _ = synthetic_video(cfg, seed)
+        parts.append(feats)
+        total += len(feats)
+        seed += 1
+    return np.concatenate(parts)[:steps]
+
+
+def _same_actions(a: list[dict], b: list[dict], tol: float = 1e-4) -> bool:
+    """Same emitted actions in the same order (labels, emission times equal; times and scores within tol)."""
+    if len(a) != len(b):
+        return False
+    return all(
+        x["label"] == y["label"] and x["emitted_at"] == y["emitted_at"]
+        and all(abs(x[k] - y[k]) <= tol for k in ("start", "end", "score"))
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+# ------------------------------------------------------------------------------------------------- bench
+def add_bench_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default="tiny", choices=["tiny", "paper"])
+    p.add_argument("--steps", type=int, default=10_000, help="stream length (tiny runs every step)")
+    p.add_argument("--window", type=int, default=50, help="steps timed around step 100 and the last step")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--backbone", default="resnet18", help="frame encoder timed separately")
+    p.add_argument("--out", type=Path, default=Path("runs/tal/bench.json"))
+
+
+PAPER_MODEL_MS = 15.9  # MATR model-only ms per step (issue #5 of skhcjh231/MATR_codebase; GPU, not stated)
+
+
+def bench(args: argparse.Namespace) -> int:
+    """Model-only ms/step at step ~100 and ~``steps``; state size at both; frame encoder ms/feature apart.
+
+    tiny: the whole stream is run. paper: ~1 s/step on this CPU, so the stream is run to step 100+window,
+    then the state's counter and memory are advanced to ``steps`` (filled queues, same shapes: the step's
+    cost does not depend on the counter) and timed again.
+    """
+    import numpy as np
+    import torch
+
+    from streammem.models.matr import build
+    from streammem.models.matr.frontend import FrameEncoder
+
+    _threads(args.threads)
+    torch.set_grad_enabled(False)
+    model = build(args.config).eval()
+    width = sum(model.feature_dims)
+    feats = torch.randn(args.steps + args.window + 1, 1, width)
+    state = model.initial_state(1)
+
+    def timed(start: int, n: int, st):
+        times = []
+        for i in range(start, start + n):
+            t0 = time.perf_counter()
+            _, st = model(feats[i], st)
+            times.append(time.perf_counter() - t0)
+        return 1000 * float(np.median(times)), st
+
+    numel = lambda st: int(sum(t.numel() for t in st))  # noqa: E731
+    for i in range(100):
+        _, state = model(feats[i], state)
+    early_ms, state = timed(100, args.window, state)
+    early_numel = numel(state)
+    if args.config == "tiny":
+        for i in range(100 + args.window, args.steps):
+            _, state = model(feats[i], state)
+        how = "full stream"
+    else:
+        state = state._replace(steps=torch.full_like(state.steps, args.steps), mem_valid=torch.ones_like(state.mem_valid),
+                               mem_stamps=torch.full_like(state.mem_stamps, args.steps - model.segment_len),
+                               mem_items=torch.randn_like(state.mem_items))
+        how = "state advanced to the last step (filled memory)"
+    late_ms, state = timed(args.steps, args.window, state)
+    encoder = FrameEncoder(width, backbone=args.backbone).eval()
+    frame = torch.randint(0, 255, (1, 240, 320, 3), dtype=torch.uint8)
+    enc_times = []
+    for _ in range(10):
+        t0 = time.perf_counter()
+        encoder(frame)
+        enc_times.append(time.perf_counter() - t0)
+    result = {
+        "config": args.config, "threads": args.threads, "device": "cpu", "method": how,
+        "ms_per_step_at_100": early_ms, f"ms_per_step_at_{args.steps}": late_ms,
+        "state_numel_at_100": early_numel, f"state_numel_at_{args.steps}": numel(state),
+        "frame_encoder": args.backbone, "frame_encoder_ms_per_feature": 1000 * float(np.median(enc_times)),
+        "paper_model_ms": PAPER_MODEL_MS, "ratio_to_paper": late_ms / PAPER_MODEL_MS,
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+    }
+    with atomic_output(args.out) as tmp:
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"MATR {args.config}: {early_ms:.2f} ms/step at step 100, {late_ms:.2f} ms/step at step {args.steps} ({how}); "
+          f"state numel {early_numel} -> {numel(state)}; frame encoder ({args.backbone}) "
+          f"{result['frame_encoder_ms_per_feature']:.1f} ms/feature; {late_ms / PAPER_MODEL_MS:.2f}x the paper's "
+          f"{PAPER_MODEL_MS} ms (GPU) model-only step")
+    print(f"written to {args.out}")
+    return 0

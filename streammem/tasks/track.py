@@ -1,0 +1,489 @@
+"""``streammem <verb> track``: multi-object tracking with MeMOTR (demo, eval, train, export, bench).
+
+Data are MOTChallenge/DanceTrack folders; the synthetic set (``streammem.data.synthetic_mot``) uses the same
+layout. Heavy imports happen inside the functions so ``streammem --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from streammem.errors import InputError, StreamMemError, atomic_output
+
+__all__ = [
+    "weights_available", "load_model", "track_frames", "evaluate", "track_parity", "synthetic_clip",
+    "add_demo_arguments", "demo", "add_eval_arguments", "eval", "add_train_arguments", "train",
+    "add_export_arguments", "export", "add_bench_arguments", "bench", "TRAIN_SEEDS", "TEST_SEEDS",
+]
+
+PACKAGE = Path(__file__).resolve().parent.parent
+SAMPLE_CLIP = PACKAGE / "samples" / "track_sample.mp4"
+TRAIN_SEEDS = list(range(1000, 1024))  # synthetic training sequences
+TEST_SEEDS = list(range(5000, 5008))  # held out: never used in training
+DEFAULT_DATA = Path("runs/synth_track")
+
+
+def _weights_path(config: str = "tiny") -> Path:
+    from streammem.models import weights_path
+
+    return weights_path("memotr", config)
+
+
+def weights_available() -> bool:
+    """Whether the trained tiny weights ship with the package."""
+    return _weights_path().is_file()
+
+
+def load_model(weights: str | os.PathLike | None = None, **overrides: Any):
+    """MeMOTR in eval mode with the given (or shipped) weights; its config comes from the weights' JSON."""
+    import torch
+
+    from streammem.checkpoints import load_checkpoint
+    from streammem.models.memotr import build
+
+    path = Path(weights) if weights else _weights_path()
+    if not path.is_file():
+        raise InputError(path, "weights not found (train them with `streammem train track`)")
+    state, meta = load_checkpoint(path)
+    if meta.get("model") != "memotr":
+        raise InputError(path, f"weights are for model {meta.get('model')!r}, not 'memotr'")
+    model = build(meta["config"], **overrides)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise InputError(path, f"weights do not fit memotr ({len(missing)} missing, {len(unexpected)} unexpected)")
+    torch.set_grad_enabled(False)
+    return model.eval()
+
+
+# ------------------------------------------------------------------------------------------------ tracking
+def track_frames(model, frames, width: int, height: int, baseline: bool = False):
+    """Track one video given as an iterable of normalised frames (3, h, w); returns MotBoxes in pixels of
+    (width, height).
+
+    ``baseline`` runs the Kalman + Hungarian tracker on the same model's detections instead of MeMOTR's
+    track queries.
+    """
+    import numpy as np
+
+    from streammem.data.mot import MotBoxes
+    from streammem.models.memotr.bytetrack import ByteTrackLite
+    from streammem.models.memotr.model import boxes_to_xyxy_pixels
+
+    rows_f, rows_id, rows_box, rows_score = [], [], [], []
+    if baseline:
+        tracker = ByteTrackLite(high=model.det_thresh, max_age=model.miss_tolerance)
+        for t, frame in enumerate(frames):
+            boxes, scores = model.detect(frame.unsqueeze(0))
+            xyxy = boxes_to_xyxy_pixels(boxes[0], width, height).numpy()
+            s = scores[0].numpy()
+            keep = _nms(xyxy, s)
+            shown, ids = tracker.update(xyxy[keep], s[keep])
+            for box, i in zip(shown, ids, strict=True):
+                rows_f.append(t + 1), rows_id.append(int(i) + 1), rows_box.append(box), rows_score.append(1.0)
+    else:
+        state = model.initial_state(1)
+        for t, frame in enumerate(frames):
+            out, state = model(frame.unsqueeze(0), state)
+            keep = out.keep[0]
+            xyxy = boxes_to_xyxy_pixels(out.boxes[0][keep], width, height).numpy()
+            for box, i, s in zip(xyxy, out.ids[0][keep].tolist(), out.scores[0][keep].tolist(), strict=True):
+                rows_f.append(t + 1), rows_id.append(i + 1), rows_box.append(box), rows_score.append(s)
+    box = np.asarray(rows_box, dtype=np.float64).reshape(-1, 4)
+    xywh = np.concatenate([box[:, :2], box[:, 2:] - box[:, :2]], axis=1)
+    return MotBoxes.tracks(rows_f, rows_id, xywh, rows_score)
+
+
+def _nms(xyxy, scores, iou: float = 0.7):
+    import torch
+    from torchvision.ops import nms
+
+    return nms(torch.as_tensor(xyxy), torch.as_tensor(scores), iou).numpy()
+
+
+def _dataset_root(path: Path, split: str) -> tuple[Path, Path | None]:
+    """(folder holding the sequences, seqmap or None) for a DanceTrack-style root or a split folder."""
+    if (path / split).is_dir():
+        seqmap = path / f"{split}_seqmap.txt"
+        return path / split, seqmap if seqmap.is_file() else None
+    if path.is_dir():
+        return path, None
+    raise InputError(path, "dataset folder not found")
+
+
+def evaluate(model, data: Path, split: str, predictions: Path, baseline: bool = False, progress: bool = True):
+    """Track every sequence under ``data`` (DanceTrack/MOT17 layout), write MOTChallenge txt files to
+    ``predictions`` and score them with TrackEval; returns the metrics dict (COMBINED row at the top)."""
+    from tqdm import tqdm
+
+    from streammem.data.mot import find_sequences, read_seqinfo, write_mot_results
+    from streammem.data.mot_frames import read_frame
+    from streammem.evaluation.functional.tracking import TRACKING_KEYS, score_mot_folder
+    from streammem.models.memotr.data import preprocess
+
+    seq_root, seqmap = _dataset_root(data, split)
+    names = find_sequences(seq_root, seqmap)
+    for name in names:  # fail on bad files before spending time on tracking
+        _check_sequence(seq_root / name)
+    predictions.mkdir(parents=True, exist_ok=True)
+    for name in tqdm(names, desc="eval track", disable=not progress):
+        info = read_seqinfo(seq_root / name / "seqinfo.ini")
+        height, width = read_frame(seq_root / name, info, 1).shape[:2]
+        frames = (preprocess(read_frame(seq_root / name, info, f), tuple(model.cfg.image_size))
+                  for f in range(1, info.num_frames + 1))  # streamed: long or large videos never sit in memory
+        boxes = track_frames(model, frames, width, height, baseline=baseline)
+        write_mot_results(predictions / f"{name}.txt", boxes)
+    scores = score_mot_folder(seq_root, predictions, seqmap)
+    return {k: scores["COMBINED"][k] for k in TRACKING_KEYS} | {"sequences": scores["sequences"],
+                                                                  "num_sequences": len(names)}
+
+
+def _check_sequence(seq_dir: Path) -> None:
+    """InputError for an unreadable seqinfo.ini or gt.txt, or a frame missing from img1/."""
+    from streammem.data.mot import read_mot_ground_truth, read_seqinfo
+    from streammem.data.mot_frames import frame_path
+
+    info = read_seqinfo(seq_dir / "seqinfo.ini")
+    read_mot_ground_truth(seq_dir / "gt" / "gt.txt", info.num_frames)
+    for frame in range(1, info.num_frames + 1):
+        frame_path(seq_dir, info, frame)
+
+
+# ------------------------------------------------------------------------------------------------- eval
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", type=Path, nargs="?", default=None,
+                        help="dataset root ({split}/<seq>/ + {split}_seqmap.txt) or a folder of sequences; "
+                             "default: the held-out synthetic test split (generated if missing)")
+    parser.add_argument("--split", default="val", help="split folder under the root (default val)")
+    parser.add_argument("--weights", type=Path, default=None, help="safetensors weights (default: shipped tiny)")
+    parser.add_argument("--tracker", choices=("memotr", "bytetrack"), default="memotr",
+                        help="memotr: track queries; bytetrack: Kalman + Hungarian on the same detections")
+    parser.add_argument("--out", type=Path, default=Path("runs/track_eval/metrics.json"), help="metrics JSON")
+    parser.add_argument("--predictions", type=Path, default=None, help="folder for <seq>.txt (default: <out stem>_tracks beside --out)")
+
+
+def ensure_synthetic_test(root: Path = DEFAULT_DATA, split: str = "val") -> Path:
+    """The held-out synthetic split (seeds ``TEST_SEEDS``), generated on first use."""
+    from streammem.data.synthetic_mot import write_split
+
+    if not (root / f"{split}_seqmap.txt").is_file():
+        print(f"generating held-out synthetic sequences (seeds {TEST_SEEDS[0]}-{TEST_SEEDS[-1]}) in {root}/{split}")
+        write_split(root, split, TEST_SEEDS)
+    return root
+
+
+def eval(args: argparse.Namespace) -> int:  # noqa: A001 (the CLI verb)
+    import torch
+
+    torch.set_num_threads(min(torch.get_num_threads(), 2))
+    data = args.data if args.data is not None else ensure_synthetic_test()
+    model = load_model(args.weights)
+    predictions = args.predictions or args.out.parent / f"{args.out.stem}_tracks"
+    metrics = evaluate(model, data, args.split, predictions, baseline=args.tracker == "bytetrack")
+    metrics["tracker"] = args.tracker
+    metrics["weights"] = str(args.weights or _weights_path())
+    with atomic_output(args.out) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    print(" ".join(f"{k} {metrics[k]:.2f}" if isinstance(metrics[k], float) else f"{k} {metrics[k]}"
+                   for k in ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW")))
+    print(f"metrics written to {args.out}; tracks in {predictions}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ train
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="tiny", choices=("tiny", "paper"))
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="dataset root with train/ (+ train_seqmap.txt); the synthetic set is generated "
+                             "there when missing")
+    parser.add_argument("--split", default="train")
+    parser.add_argument("--iterations", type=int, default=4000)
+    parser.add_argument("--batch-size", type=int, default=2, help="clips per step")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-memory", action="store_true",
+                        help="ablation: no long-term memory and no memory-attention in the query updater")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="weights path (default runs/track/memotr_<config>[_nomem].safetensors)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--checkpoint-every", type=float, default=120.0, help="seconds between checkpoints")
+
+
+def train(args: argparse.Namespace) -> int:
+    import torch
+
+    from streammem.checkpoints import save_checkpoint
+    from streammem.data.synthetic_mot import write_split
+    from streammem.models.memotr import build
+    from streammem.models.memotr.data import load_split
+    from streammem.models.memotr.training import train_loop
+
+    torch.set_num_threads(args.threads)
+    if args.data == DEFAULT_DATA and not (args.data / f"{args.split}_seqmap.txt").is_file():
+        print(f"generating synthetic training sequences (seeds {TRAIN_SEEDS[0]}-{TRAIN_SEEDS[-1]}) in {args.data}")
+        write_split(args.data, args.split, TRAIN_SEEDS)
+    model = build(args.config, use_memory=not args.no_memory)
+    seqs = load_split(args.data, args.split, tuple(model.cfg.image_size))
+    suffix = "_nomem" if args.no_memory else ""
+    out = args.out or Path("runs/track") / f"memotr_{args.config}{suffix}.safetensors"
+    command = "streammem train track " + " ".join(shlex.quote(a) for a in sys.argv[3:])
+
+    def save(it: int, metrics: dict | None = None) -> None:
+        save_checkpoint(out, model, model_name="memotr", config=model.cfg.to_dict(), training_command=command,
+                        data_seed=TRAIN_SEEDS[0], metrics={"iterations": it, **(metrics or {})})
+
+    print(f"train track: {len(seqs)} sequences, {args.iterations} iterations x {args.batch_size} clips, "
+          f"config {args.config}{' (no memory)' if args.no_memory else ''} -> {out}", flush=True)
+    started = time.time()
+    running = train_loop(model, seqs, args.iterations, args.batch_size, args.seed,
+                         on_checkpoint=lambda it: save(it), checkpoint_every_s=args.checkpoint_every)
+    save(args.iterations, {"train_loss": running.get("loss"), "train_minutes": (time.time() - started) / 60})
+    print(f"weights written to {out} ({(time.time() - started) / 60:.1f} min)")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------- demo
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", default=None,
+                        help="video file, camera index (0) or URL; default: the bundled synthetic clip")
+    parser.add_argument("--weights", type=Path, default=None, help="safetensors weights (default: shipped tiny)")
+    parser.add_argument("--out-dir", type=Path, default=Path("runs/track_demo"))
+    parser.add_argument("--no-window", action="store_true", help="never open a live window")
+    parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+
+
+class _Trails:
+    """Recent box centres per track id for drawing; ids unseen for ``forget`` frames are dropped (bounded)."""
+
+    def __init__(self, length: int = 20, forget: int = 30) -> None:
+        self.length, self.forget, self.frame = length, forget, 0
+        self.points: dict[int, list[tuple[float, float]]] = {}
+        self.seen: dict[int, int] = {}
+
+    def update(self, boxes_xyxy, ids) -> dict[int, list[tuple[float, float]]]:
+        self.frame += 1
+        for box, i in zip(boxes_xyxy.tolist(), ids.tolist(), strict=True):
+            trail = self.points.setdefault(i, [])
+            trail.append(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2))
+            del trail[: -self.length]
+            self.seen[i] = self.frame
+        for i in [i for i, f in self.seen.items() if self.frame - f > self.forget]:
+            del self.points[i], self.seen[i]
+        return self.points
+
+
+def make_step(model):
+    """``step(rgb_frame, state) -> (output, state)`` for the stream runner; output has pixel xyxy boxes,
+    1-based ids and scores of the tracks shown in this frame."""
+    from streammem.models.memotr.data import preprocess
+    from streammem.models.memotr.model import boxes_to_xyxy_pixels
+
+    size = tuple(model.cfg.image_size)
+
+    def step(rgb, state):
+        if state is None:
+            state = model.initial_state(1)
+        out, state = model(preprocess(rgb, size).unsqueeze(0), state)
+        keep = out.keep[0]
+        boxes = boxes_to_xyxy_pixels(out.boxes[0][keep], rgb.shape[1], rgb.shape[0])
+        return {"boxes": boxes.numpy(), "ids": (out.ids[0][keep] + 1).numpy(),
+                "scores": out.scores[0][keep].numpy()}, state
+
+    return step
+
+
+def demo(args: argparse.Namespace) -> int:
+    import itertools
+
+    import torch
+
+    from streammem.streams import (
+        AnnotatedVideoSink,
+        MOTChallengeSink,
+        StreamRunner,
+        WindowSink,
+        draw_boxes,
+        has_display,
+        open_source,
+    )
+
+    torch.set_num_threads(min(torch.get_num_threads(), 2))
+    model = load_model(args.weights)
+    spec = args.source if args.source is not None else str(SAMPLE_CLIP)
+    source = open_source(spec, kind="video")
+    trails = _Trails()
+
+    def draw(frame, output):
+        return draw_boxes(frame, output["boxes"], output["ids"], trails.update(output["boxes"], output["ids"]))
+
+    stem = "sample" if args.source is None else (Path(spec).stem if not spec.isdigit() else f"camera{spec}")
+    video_out = args.out_dir / f"{stem}_tracks.mp4"
+    mot_out = args.out_dir / f"{stem}_tracks.txt"
+    sinks = [AnnotatedVideoSink(video_out, fps=getattr(source, "fps", None) or 10.0, draw_fn=draw),
+             MOTChallengeSink(mot_out)]
+    if has_display() and not args.no_window:
+        sinks.append(WindowSink("streammem track", draw_fn=lambda f, o: draw_boxes(f, o["boxes"], o["ids"])))
+    frames = source if args.max_frames is None else _limited(source, args.max_frames, itertools)
+    summary = StreamRunner(make_step(model), None, sinks).run(frames)
+    print(f"tracked {summary.frames} frames at {summary.fps:.1f} frames/s "
+          f"({summary.mean_latency * 1e3:.1f} ms/frame mean)")
+    print(f"annotated video: {video_out}\nMOTChallenge tracks: {mot_out}")
+    return 0
+
+
+class _limited:
+    """The first ``n`` items of a source, keeping its attributes (fps, total, live)."""
+
+    def __init__(self, source, n: int, itertools) -> None:
+        self.source, self.n, self._it = source, n, itertools
+        self.live = getattr(source, "live", False)
+        total = getattr(source, "total", None)
+        self.total = n if total is None else min(total, n)
+        self.fps = getattr(source, "fps", None)
+        self.dropped = 0
+
+    def __iter__(self):
+        return self._it.islice(iter(self.source), self.n)
+
+
+# ----------------------------------------------------------------------------------------------- export
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, required=True, help="TorchScript file to write")
+    parser.add_argument("--weights", type=Path, default=None, help="safetensors weights (default: shipped tiny)")
+    parser.add_argument("--check-frames", type=int, default=100,
+                        help="frames of a synthetic clip to compare scripted and eager tracks on (0: skip)")
+
+
+def synthetic_clip(num_frames: int, seed: int = TEST_SEEDS[0], image_size: tuple[int, int] = (120, 160)):
+    """Normalised frames (T, 3, h, w) of a held-out synthetic sequence."""
+    import torch
+
+    from streammem.data.synthetic_mot import SyntheticMOTConfig, render_sequence
+    from streammem.models.memotr.data import preprocess
+
+    frames, _ = render_sequence(SyntheticMOTConfig(num_frames=num_frames), seed)
+    return torch.stack([preprocess(f, image_size) for f in frames])
+
+
+def track_parity(eager, scripted, frames) -> tuple[bool, float]:
+    """Run both over (T, 3, h, w): (ids and keep masks equal on every frame, max |box diff| of kept tracks)."""
+    import torch
+
+    s_eager, s_script = eager.initial_state(1), scripted.initial_state(1)
+    same, worst = True, 0.0
+    for t in range(frames.shape[0]):
+        a, s_eager = eager(frames[t : t + 1], s_eager)
+        b, s_script = scripted(frames[t : t + 1], s_script)
+        same = same and bool(torch.equal(a.keep, b.keep)) and bool(torch.equal(a.ids[a.keep], b.ids[b.keep]))
+        if same and bool(a.keep.any()):
+            worst = max(worst, float((a.boxes[a.keep] - b.boxes[b.keep]).abs().max()))
+    return same, worst
+
+
+def export(args: argparse.Namespace) -> int:
+    import torch
+
+    from streammem.export import export_torchscript
+
+    model = load_model(args.weights)
+    path = export_torchscript(model, args.out)
+    print(f"TorchScript step written to {path} (load with torch.jit.load; initial_state(batch) comes with it)")
+    if args.check_frames > 0:
+        scripted = torch.jit.load(str(path))
+        same, worst = track_parity(model, scripted, synthetic_clip(args.check_frames,
+                                                                   image_size=tuple(model.cfg.image_size)))
+        print(f"parity over {args.check_frames} frames: ids {'equal' if same else 'DIFFER'}, "
+              f"max box diff {worst:.2e}")
+        if not same or worst > 1e-4:
+            raise StreamMemError(f"{path}: scripted tracks differ from eager (max box diff {worst:.2e})")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ bench
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--steps", type=int, default=10_000, help="stream length (latency read at 100 and here)")
+    parser.add_argument("--size", default="320x240", help="frame size WxH fed to the model")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--weights", type=Path, default=None, help="safetensors weights (default: shipped tiny)")
+    parser.add_argument("--config", default=None, choices=("tiny", "paper"),
+                        help="benchmark an untrained model of this config instead of the weights")
+    parser.add_argument("--out", type=Path, default=Path("runs/track_bench/bench.json"))
+
+
+def _component_shares(model, frames, steps: int) -> dict[str, float]:
+    """Share of step time in backbone, encoder, decoder and memory (query updater), by module hooks."""
+    import time as _time
+
+    groups = {"backbone": [model.backbone], "encoder": list(model.input_proj) + list(model.encoder),
+              "decoder": list(model.decoder), "memory": [model.query_updater]}
+    spent = dict.fromkeys(groups, 0.0)
+    handles = []
+    for name, modules in groups.items():
+        for m in modules:
+            def pre(_m, _i, _name=name):
+                _m._bench_start = _time.perf_counter()
+
+            def post(_m, _i, _o, _name=name):
+                spent[_name] += _time.perf_counter() - _m._bench_start
+
+            handles += [m.register_forward_pre_hook(pre), m.register_forward_hook(post)]
+    state = model.initial_state(1)
+    begin = _time.perf_counter()
+    for t in range(steps):
+        _, state = model(frames[t % frames.shape[0]].unsqueeze(0), state)
+    total = _time.perf_counter() - begin
+    for h in handles:
+        h.remove()
+    shares = {k: 100.0 * v / total for k, v in spent.items()}
+    shares["other"] = 100.0 - sum(shares.values())
+    return shares
+
+
+def bench(args: argparse.Namespace) -> int:
+    import resource
+
+    import torch
+    import torch.nn.functional as F
+
+    from streammem.models.memotr import build
+
+    torch.set_num_threads(args.threads)
+    torch.set_grad_enabled(False)
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise InputError("--size", f"expected WxH, got {args.size!r}") from None
+    model = build(args.config).eval() if args.config else load_model(args.weights)
+    clip = synthetic_clip(100, image_size=tuple(model.cfg.image_size))
+    frames = F.interpolate(clip, size=(height, width), mode="bilinear", align_corners=False)
+    state = model.initial_state(1)
+    latencies = []
+    begin = time.perf_counter()
+    for t in range(args.steps):
+        start = time.perf_counter()
+        _, state = model(frames[t % frames.shape[0]].unsqueeze(0), state)
+        latencies.append(time.perf_counter() - start)
+    total = time.perf_counter() - begin
+    window = lambda end: latencies[max(end - 20, 0) : end]  # noqa: E731
+    at_100 = 1e3 * sum(window(min(100, args.steps))) / len(window(min(100, args.steps)))
+    at_end = 1e3 * sum(window(args.steps)) / len(window(args.steps))
+    result = {
+        "size": f"{width}x{height}", "threads": args.threads, "steps": args.steps,
+        "fps": args.steps / total, "latency_ms_step100": at_100, f"latency_ms_step{args.steps}": at_end,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "state_numel": sum(int(s.numel()) for s in state),
+        "share_percent": _component_shares(model, frames, min(200, args.steps)),
+    }
+    with atomic_output(args.out) as tmp:
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+    shares = ", ".join(f"{k} {v:.0f}%" for k, v in result["share_percent"].items())
+    print(f"track bench {result['size']}, {args.threads} threads: {result['fps']:.1f} frames/s; latency "
+          f"{at_100:.1f} ms at step 100, {at_end:.1f} ms at step {args.steps}; peak RSS "
+          f"{result['peak_rss_mb']:.0f} MB; time: {shares}")
+    print(f"written to {args.out}")
+    return 0

@@ -1,0 +1,194 @@
+"""MeMOTR: architecture wiring, runtime-tracker rules, flat streaming state, batching, training loss."""
+
+import pytest
+import torch
+
+from streammem.models import build_model
+from streammem.models.memotr import build
+from streammem.models.memotr.model import MeMOTR, TrackState
+
+torch.set_num_threads(1)  # the CI machine is shared; one thread is faster than two under load
+H, W = 48, 64
+
+
+def _small(**overrides) -> MeMOTR:
+    torch.manual_seed(0)
+    cfg = dict(num_queries=8, max_tracks=6, min_area=0.0, miss_tolerance=3) | overrides
+    return build("tiny", **cfg).eval()
+
+
+def _confident(model: MeMOTR, bias: float) -> None:
+    """Shift every class head so scores sit near sigmoid(bias) (births when high, misses when low)."""
+    with torch.no_grad():
+        for head in model.class_embed:
+            head.bias.fill_(bias)
+            head.weight.mul_(0.01)
+
+
+def test_registry_builds_tiny():
+    model = build_model("memotr", "tiny")
+    assert isinstance(model, MeMOTR) and model.cfg.dec_layers >= 2
+
+
+@pytest.mark.slow
+def test_paper_config_is_the_released_one():
+    paper = build("paper")
+    assert (paper.cfg.dim, paper.cfg.num_queries, paper.cfg.enc_layers, paper.cfg.dec_layers) == (256, 300, 6, 6)
+    assert paper.cfg.memory_lambda == 0.01 and paper.cfg.backbone == "resnet50"
+    with torch.no_grad():
+        out, state = paper(torch.randn(1, 3, 128, 160), paper.initial_state(1))
+    assert out.boxes.shape == (1, paper.max_tracks, 4) and state.query.shape == (1, paper.max_tracks, 256)
+
+
+def test_decoder_layer0_is_detect_only_and_tracks_join_later():
+    model = _small()
+    memory, shapes = model.encode(torch.randn(1, 3, H, W))
+    k = model.max_tracks
+    dec = model.decode(memory, shapes, torch.randn(1, k, model.dim), torch.rand(1, k, 4),
+                       torch.ones(1, k, dtype=torch.bool))
+    assert dec.det_logits.shape[:3] == (model.dec_layers, 1, model.num_queries)
+    assert dec.trk_logits.shape[:3] == (model.dec_layers - 1, 1, k)
+    # layer-0 detections do not depend on the track queries
+    dec2 = model.decode(memory, shapes, torch.randn(1, k, model.dim), torch.rand(1, k, 4),
+                        torch.ones(1, k, dtype=torch.bool))
+    assert torch.equal(dec.det_boxes[0], dec2.det_boxes[0])
+    assert not torch.allclose(dec.det_logits[-1], dec2.det_logits[-1])
+
+
+def test_padded_track_slots_do_not_change_detections():
+    model = _small()
+    memory, shapes = model.encode(torch.randn(1, 3, H, W))
+    k = model.max_tracks
+    alive = torch.zeros(1, k, dtype=torch.bool)
+    a = model.decode(memory, shapes, torch.randn(1, k, model.dim), torch.rand(1, k, 4), alive)
+    b = model.decode(memory, shapes, torch.randn(1, k, model.dim), torch.rand(1, k, 4), alive)
+    assert torch.allclose(a.det_boxes, b.det_boxes, atol=1e-6)
+
+
+def test_assign_slots_fills_free_slots_best_first():
+    born = torch.tensor([[True, False, True, True]])
+    priority = torch.tensor([[0.6, 0.9, 0.8, 0.7]])
+    free = torch.tensor([[False, True, True, False, False]])
+    src, take = MeMOTR.assign_slots(born, priority, free)
+    assert take.tolist() == [[False, True, True, False, False]]
+    assert src[0, 1].item() == 2 and src[0, 2].item() == 3  # 0.8 then 0.7; 0.6 finds no free slot
+
+
+def test_birth_miss_and_death_follow_the_thresholds():
+    model = _small(miss_tolerance=3)
+    frame = torch.randn(1, 3, H, W)
+    _confident(model, 4.0)
+    out, state = model(frame, model.initial_state(1))
+    assert state.alive.all() and out.keep.all()  # every free slot took a confident detection
+    assert sorted(state.ids[0].tolist()) == list(range(model.max_tracks))
+    _confident(model, -4.0)
+    frozen = state
+    for step in range(1, 4):
+        out, state = model(frame, state)
+        if step < 3:
+            assert state.alive.all() and (state.misses == step).all() and not out.keep.any()
+            # low score: query, reference box, last output and memory stay frozen
+            for name in ("query", "ref", "last_output", "memory"):
+                assert torch.equal(getattr(state, name), getattr(frozen, name)), name
+    assert not state.alive.any() and (state.ids == -1).all()  # killed at miss_tolerance
+    assert state.next_id.item() == model.max_tracks
+
+
+def test_long_term_memory_is_an_ema_with_lambda():
+    model = _small()
+    k, d = model.max_tracks, model.dim
+    state = model.initial_state(1)
+    m0 = torch.randn(1, k, d)
+    state = state._replace(memory=m0, alive=torch.ones(1, k, dtype=torch.bool))
+    out = torch.randn(1, k, d)
+    scores = torch.tensor([[0.9, 0.2] + [0.9] * (k - 2)])
+    born = torch.zeros(1, k, dtype=torch.bool)
+    _, _, _, mem = model.update_tracks(out, out, torch.rand(1, k, 4), scores, born, state.alive, state)
+    assert torch.allclose(mem[0, 0], 0.99 * m0[0, 0] + 0.01 * out[0, 0], atol=1e-6)
+    assert torch.equal(mem[0, 1], m0[0, 1])  # score <= 0.5: no write
+
+
+def test_memory_attention_reads_other_tracks_and_ablation_does_not():
+    torch.manual_seed(0)
+    for use_memory in (True, False):
+        model = _small(use_memory=use_memory)
+        k, d = model.max_tracks, model.dim
+        out, last, mem, boxes = torch.randn(1, k, d), torch.randn(1, k, d), torch.randn(1, k, d), torch.rand(1, k, 4)
+        alive = torch.ones(1, k, dtype=torch.bool)
+        q1 = model.query_updater(out, last, mem, boxes, alive)
+        mem2 = mem.clone()
+        mem2[0, 1] += 1.0  # change another track's memory
+        q2 = model.query_updater(out, last, mem2, boxes, alive)
+        assert (not torch.allclose(q1[0, 0], q2[0, 0])) == use_memory
+
+
+def test_state_size_is_flat_over_a_long_stream():
+    model = _small()
+    _confident(model, 0.0)
+    state = model.initial_state(1)
+    sizes = set()
+    with torch.no_grad():
+        for _t in range(120):
+            _, state = model(torch.randn(1, 3, H, W), state)
+            sizes.add(tuple(tuple(s.shape) for s in state))
+    assert len(sizes) == 1
+    assert int(state.next_id) > model.max_tracks  # tracks died and were reborn in the fixed slots
+
+
+def test_two_videos_batched_equal_separate_runs():
+    model = _small(miss_tolerance=2)
+    _confident(model, 0.0)
+    torch.manual_seed(1)
+    video = torch.randn(2, 12, 3, H, W)
+    with torch.no_grad():
+        batched, _ = model.forward_sequence(video, model.initial_state(2))
+        for b in range(2):
+            alone, _ = model.forward_sequence(video[b : b + 1], model.initial_state(1))
+            for x, y in zip(batched, alone, strict=True):
+                assert torch.equal(x.ids[b], y.ids[0]) and torch.equal(x.keep[b], y.keep[0])
+                assert torch.allclose(x.boxes[b], y.boxes[0], atol=1e-5)
+
+
+def test_forward_sequence_equals_the_step_loop():
+    model = _small()
+    _confident(model, 0.0)
+    video = torch.randn(1, 5, 3, H, W)
+    with torch.no_grad():
+        seq, final = model.forward_sequence(video, model.initial_state(1))
+        state = model.initial_state(1)
+        for t in range(5):
+            out, state = model.step(video[:, t], state)
+            assert torch.equal(out.ids, seq[t].ids) and torch.allclose(out.boxes, seq[t].boxes)
+    assert all(torch.equal(a, b) for a, b in zip(state, final, strict=True))
+
+
+@pytest.mark.export
+def test_torchscript_step_matches_eager():
+    model = _small()
+    _confident(model, 0.0)
+    scripted = torch.jit.script(model)
+    s_e, s_s = model.initial_state(1), scripted.initial_state(1)
+    with torch.no_grad():
+        for _ in range(4):
+            frame = torch.randn(1, 3, H, W)
+            a, s_e = model(frame, s_e)
+            b, s_s = scripted(frame, s_s)
+            assert torch.equal(a.ids, b.ids) and torch.equal(a.keep, b.keep)
+            assert torch.allclose(a.boxes, b.boxes, atol=1e-5)
+    assert isinstance(s_s, tuple) and len(s_s) == len(TrackState._fields)
+
+
+def test_clip_loss_trains_track_queries_through_the_query_updater():
+    from streammem.models.memotr.training import clip_loss
+
+    model = _small()
+    _confident(model, 2.0)  # scores above 0.5: the updater's output becomes the next query
+    model.train()
+    ids = torch.tensor([3, 7])
+    boxes = torch.tensor([[0.3, 0.4, 0.2, 0.2], [0.7, 0.6, 0.2, 0.25]])
+    targets = [[(ids, boxes)], [(ids, boxes + 0.02)], [(ids[:1], boxes[:1] + 0.04)]]
+    loss, parts = clip_loss(model, torch.randn(1, 3, 3, H, W), targets)
+    loss.backward()
+    assert torch.isfinite(loss) and parts["l1"] > 0
+    grads = [p.grad for p in model.query_updater.parameters() if p.grad is not None]
+    assert grads and any(g.abs().sum() > 0 for g in grads)

@@ -1,0 +1,139 @@
+"""The asr task end to end on a small random-weight checkpoint: demo, transcribe, eval, export, bad input."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from streammem.checkpoints import save_checkpoint
+from streammem.cli import main
+from streammem.models import build_model
+from streammem.tasks import asr
+
+SMALL = dict(d_model=32, num_heads=2, ffn_dim=64, num_blocks=2, kernel_size=5, subsampling_channels=8,
+             chunk_frames=4, left_frames=8, memory_slots=16, memory_dim=4, decoder_layers=1, decoder_ffn_dim=64,
+             max_relative_distance=32, dropout=0.0)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    torch.manual_seed(0)
+    model = build_model("conformer_ntm", SMALL)
+    path = tmp_path_factory.mktemp("w") / "small.safetensors"
+    save_checkpoint(path, model, model_name="conformer_ntm", config=model.config.to_dict(),
+                    training_command="test", data_seed=0)
+    return path
+
+
+def _wav(path, seconds=2.0, rate=16000, channels=1, kind="noise"):
+    n = int(seconds * rate)
+    if kind == "silence":
+        x = np.zeros(n, np.float32)
+    elif kind == "clipped":
+        x = np.clip(3 * np.sin(2 * np.pi * 200 * np.arange(n) / rate), -1, 1).astype(np.float32)
+    else:
+        x = 0.1 * np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    sf.write(path, np.stack([x] * channels, 1) if channels > 1 else x, rate)
+    return path
+
+
+def test_demo_headless_writes_transcript_with_word_times(tmp_path, weights, capsys):
+    out = tmp_path / "demo.json"
+    assert main(["demo", "asr", "--weights", str(weights), "--out", str(out), "--threads", "1"]) == 0
+    result = json.loads(out.read_text())
+    assert result["audio_seconds"] > 40 and set(result) >= {"text", "words", "rtf"}
+    assert all(w["end"] >= w["start"] for w in result["words"])
+    assert "final" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("rate,channels,kind", [(8000, 1, "noise"), (48000, 2, "noise"), (16000, 1, "silence"),
+                                                (16000, 1, "clipped")])
+def test_transcribe_any_rate_channels_silence_clipping(tmp_path, weights, rate, channels, kind):
+    path = _wav(tmp_path / "in.wav", rate=rate, channels=channels, kind=kind)
+    out = tmp_path / "t.json"
+    assert main(["transcribe", str(path), "--weights", str(weights), "--out", str(out), "--threads", "1"]) == 0
+    result = json.loads(out.read_text())
+    assert result["audio_seconds"] == pytest.approx(2.0, abs=0.05)
+
+
+def test_bad_audio_files_are_clear_errors(tmp_path, weights, capsys):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    good = _wav(tmp_path / "good.flac", seconds=3.0)
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 3])
+    for bad in (empty, cut, tmp_path / "missing.wav"):
+        assert main(["transcribe", str(bad), "--weights", str(weights), "--threads", "1"]) == 2
+        err = capsys.readouterr().err
+        assert str(bad.name) in err and "Traceback" not in err
+
+
+def test_eval_writes_wer_cer_per_bucket(tmp_path, weights):
+    for split, n in (("test", 2), ("test-long", 4)):
+        folder = tmp_path / split / "900" / "1"
+        folder.mkdir(parents=True)
+        lines = []
+        for i in range(n):
+            _wav(folder / f"900-1-{i:04d}.flac", seconds=1.0)
+            lines.append(f"900-1-{i:04d} HELLO WORLD\n")
+        (folder / "900-1.trans.txt").write_text("".join(lines))
+    out = tmp_path / "r.json"
+    for mode in ("streaming", "full"):
+        assert main(["eval", "asr", "--data", str(tmp_path), "--buckets", "2s=2", "--mode", mode, "--weights",
+                     str(weights), "--out", str(out), "--threads", "1"]) == 0
+        result = json.loads(out.read_text())
+        assert {"WER", "CER"} <= set(result) and set(result["buckets"]) == {"short", "2s"}
+        assert result["buckets"]["2s"]["items"] == 2 and 0 <= result["WER"]
+    (tmp_path / "test/900/1/900-1.trans.txt").write_text("900-1-0000 HELLO WORLD\n")  # a line missing
+    assert main(["eval", "asr", "--data", str(tmp_path), "--weights", str(weights), "--threads", "1"]) == 2
+
+
+@pytest.mark.export
+def test_export_runs_with_torch_jit_load_alone(tmp_path, weights):
+    out = tmp_path / "asr.pt"
+    assert main(["export", "asr", "--weights", str(weights), "--out", str(out), "--check-chunks", "3"]) == 0
+    scripted = torch.jit.load(str(out))
+    model = asr._load_model(weights)
+    chunk = 0.1 * torch.randn(1, model.chunk_samples)
+    state = scripted.initial_state(1)
+    a, _ = scripted(chunk, state)
+    b, _ = model(chunk, model.initial_state(1))
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_weights_available_is_a_bool():
+    assert isinstance(asr.weights_available(), bool)
+
+
+@pytest.mark.slow
+@pytest.mark.export
+@pytest.mark.skipif(not asr.weights_available(), reason="shipped weights missing")
+def test_scripted_and_eager_give_the_same_transcript_on_60s(tmp_path):
+    from streammem.streams.sources import open_source
+
+    model = asr._load_model(None)
+    out = tmp_path / "asr.pt"
+    assert main(["export", "asr", "--out", str(out)]) == 0
+    scripted = torch.jit.load(str(out))
+    audio = np.concatenate([c for _, c in open_source(str(asr.SAMPLE_AUDIO), kind="audio")])
+    audio = np.concatenate([audio, audio[: 60 * 16000 - len(audio)]])  # 60 s
+    texts = [_stream_text(m, model, audio) for m in (model, scripted)]
+    assert texts[0] == texts[1] and len(texts[0]) > 100
+
+
+def _stream_text(step_model, reference, audio):
+    """Greedy CTC transcript of ``audio`` through any step module (eager or scripted)."""
+    from streammem.models.conformer_ntm.decoding import ctc_greedy
+
+    n = reference.chunk_samples
+    audio = np.concatenate([audio, np.zeros((-len(audio)) % n, np.float32)])
+    state, ids, previous = step_model.initial_state(1), [], 0
+    with torch.no_grad():
+        for i in range(0, len(audio), n):
+            log_probs, state = step_model(torch.from_numpy(audio[i:i + n]).unsqueeze(0), state)
+            new, _ = ctc_greedy(log_probs[0], previous)
+            previous = int(log_probs[0, -1].argmax())
+            ids += new
+    return reference.tokenizer.decode(ids)

@@ -1,0 +1,125 @@
+"""``streammem <verb> track``: eval (metrics JSON), bad input, demo (headless), export parity, bench."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from streammem.checkpoints import save_checkpoint
+from streammem.cli import main
+from streammem.data.synthetic_mot import SyntheticMOTConfig, write_split, write_video
+from streammem.models.memotr import build
+from streammem.tasks import track
+
+torch.set_num_threads(1)  # the CI machine is shared; one thread is faster than two under load
+SMALL = SyntheticMOTConfig(num_frames=12)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> Path:
+    """An untrained tiny model whose class heads fire, so tracks are born and scored."""
+    torch.manual_seed(0)
+    model = build("tiny", num_queries=8, max_tracks=6)
+    with torch.no_grad():
+        for head in model.class_embed:
+            head.bias.fill_(0.0)
+    path = tmp_path_factory.mktemp("w") / "memotr_test.safetensors"
+    save_checkpoint(path, model, model_name="memotr", config=model.cfg.to_dict(), training_command="test",
+                    data_seed=0)
+    return path
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("synth")
+    write_split(root, "val", [5000, 5001], SMALL)
+    return root
+
+
+def test_eval_writes_the_metric_keys(dataset, weights, tmp_path, capsys):
+    out = tmp_path / "m.json"
+    assert main(["eval", "track", str(dataset), "--weights", str(weights), "--out", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    for key in ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW"):
+        assert key in metrics
+    assert metrics["num_sequences"] == 2 and 0.0 <= metrics["HOTA"] <= 100.0
+    assert isinstance(metrics["IDSW"], int)
+    assert (tmp_path / "m_tracks" / "synth05000.txt").is_file()
+    assert "HOTA" in capsys.readouterr().out
+
+
+def test_eval_baseline_tracker_runs_on_the_same_detections(dataset, weights, tmp_path):
+    out = tmp_path / "b.json"
+    assert main(["eval", "track", str(dataset), "--weights", str(weights), "--tracker", "bytetrack",
+                 "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["tracker"] == "bytetrack"
+
+
+def _copy(dataset: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    root = tmp_path / "d"
+    shutil.copytree(dataset, root)
+    return root / "val" / "synth05000"
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda s: (s / "gt" / "gt.txt").write_text("1,1,10,10,5\n"), "gt.txt:1"),
+    (lambda s: (s / "gt" / "gt.txt").write_text(""), "gt.txt: file is empty"),
+    (lambda s: (s / "img1" / "00000007.jpg").unlink(), "frame 7 of 12 is missing"),
+    (lambda s: (s / "seqinfo.ini").write_text("[Sequence]\nname=x\nseqLength=30\n"), "frame 13 of 30 is missing"),
+    (lambda s: (s / "seqinfo.ini").write_text("[Sequence]\nname=x\n"), "no seqLength"),
+])
+def test_bad_input_is_one_line_error(dataset, weights, tmp_path, capsys, damage, message):
+    seq = _copy(dataset, tmp_path)
+    damage(seq)
+    code = main(["eval", "track", str(seq.parent.parent), "--weights", str(weights), "--out", str(tmp_path / "x.json")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("streammem: error:") and message in err[-1]
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_demo_writes_annotated_video_and_mot_txt_headless(weights, tmp_path, capsys):
+    clip = write_video(tmp_path / "clip.mp4", SMALL, 9001)
+    out = tmp_path / "demo"
+    assert main(["demo", "track", "--source", str(clip), "--weights", str(weights), "--out-dir", str(out),
+                 "--no-window"]) == 0
+    video, txt = out / "clip_tracks.mp4", out / "clip_tracks.txt"
+    assert video.stat().st_size > 0 and txt.is_file()
+    assert str(video) in capsys.readouterr().out
+    rows = [line.split(",") for line in txt.read_text().splitlines()]
+    assert rows and all(len(r) == 10 and 1 <= int(r[0]) <= SMALL.num_frames for r in rows)
+
+
+def test_demo_missing_source_is_one_line_error(weights, tmp_path, capsys):
+    code = main(["demo", "track", "--source", str(tmp_path / "nope.mp4"), "--weights", str(weights),
+                 "--out-dir", str(tmp_path)])
+    assert code == 2 and "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.export
+def test_exported_step_loads_with_torch_jit_alone_and_matches(weights, tmp_path):
+    path = tmp_path / "track.pt"
+    assert main(["export", "track", "--out", str(path), "--weights", str(weights), "--check-frames", "0"]) == 0
+    scripted = torch.jit.load(str(path))
+    same, worst = track.track_parity(track.load_model(weights), scripted, track.synthetic_clip(6))
+    assert same and worst <= 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.export
+def test_export_parity_over_100_frames_with_shipped_weights(tmp_path, capsys):
+    if not track.weights_available():
+        pytest.skip("no shipped weights")
+    assert main(["export", "track", "--out", str(tmp_path / "t.pt"), "--check-frames", "100"]) == 0
+    assert "ids equal" in capsys.readouterr().out
+
+
+def test_bench_reports_latency_at_both_steps(weights, tmp_path):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "track", "--steps", "30", "--size", "160x120", "--threads", "1", "--weights",
+                 str(weights), "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert {"fps", "latency_ms_step100", "latency_ms_step30", "peak_rss_mb"} <= set(result)
+    assert set(result["share_percent"]) == {"backbone", "encoder", "decoder", "memory", "other"}
