@@ -1,3 +1,6 @@
+import os
+import stat
+
 import pytest
 
 from streammem.errors import InputError, atomic_output
@@ -16,6 +19,16 @@ def test_atomic_output_renames_on_success(tmp_path):
         assert not target.exists()
     assert target.read_text() == "ok"
     assert list(target.parent.iterdir()) == [target]
+
+
+def test_atomic_output_gets_the_usual_file_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        with atomic_output(tmp_path / "weights.bin") as tmp:
+            tmp.write_bytes(b"x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "weights.bin").stat().st_mode) == 0o644
 
 
 def test_atomic_output_leaves_nothing_on_failure(tmp_path):
