@@ -94,6 +94,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=52)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)")
     p.add_argument("--out", type=Path, default=None, help="weights path (default: shipped path for matr, runs/tal/ else)")
+    p.add_argument("--resume", type=Path, default=None, help="start from these weights (same variant/config); the "
+                   "LR schedule restarts (warm restart) and the start weights stay a selection candidate")
 
 
 def train(args: argparse.Namespace) -> int:
@@ -116,6 +118,14 @@ def train(args: argparse.Namespace) -> int:
     cfg = make_config(args.config, **overrides)
     model = FrameClassifier(cfg) if args.variant == "oad" else build(cfg.to_dict())
     name = VARIANTS[args.variant]
+    if args.resume is not None:
+        from streammem.checkpoints import load_weights
+
+        if not args.resume.is_file():
+            raise InputError(args.resume, "weights to resume from not found")
+        start_meta = load_weights(model, args.resume)
+        if start_meta.get("model") != name:
+            raise InputError(args.resume, f"holds {start_meta.get('model')!r}, not {name!r}")
     out = args.out or (_weights_path(args.config) if args.variant == "matr" else Path("runs/tal") / f"{name}_{args.config}.safetensors")
     command = "streammem train tal " + " ".join(shlex.quote(a) for a in sys.argv[3:]) if len(sys.argv) > 3 else "streammem train tal"
     print(f"training {name} ({args.config}) on {len(fit)} videos, selecting on {len(held.videos)} held-out videos; "
@@ -127,7 +137,8 @@ def train(args: argparse.Namespace) -> int:
         save_checkpoint(out, m, model_name=name, config=cfg.to_dict(), training_command=command, data_seed=DATA_SEED,
                         metrics={"held_out": metrics, "classes": full.classes})
 
-    _, metrics = train_model(model, fit, held, cfg, settings, on_checkpoint=checkpoint, log=lambda s: print(s, flush=True))
+    _, metrics = train_model(model, fit, held, cfg, settings, on_checkpoint=checkpoint, log=lambda s: print(s, flush=True),
+                             initial_eval=args.resume is not None)
     print(f"best held-out mAP_avg {metrics.get('mAP_avg', float('nan')):.2f}; weights at {out}")
     return 0
 
@@ -171,7 +182,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     from streammem.data.tal_features import load_tal_split
     from streammem.data.thumos import write_activitynet_results
     from streammem.evaluation.functional.localization import localization_map
-    from streammem.models.matr.training import long_short_breakdown, predict
+    from streammem.models.matr.training import class_agnostic, long_short_breakdown, predict
 
     _threads(args.threads)
     model, meta = load_model(args.weights)
@@ -183,6 +194,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     metrics: dict[str, Any] = localization_map(split.ground_truth(), preds)
     segment_s = model.segment_len / split.videos[0].feature_rate
     metrics.update(long_short_breakdown(split, preds, segment_s))
+    metrics.update(class_agnostic(split, preds, segment_s))
     metrics.update({"model": meta.get("model"), "videos": len(split.videos), "instances": len(split.ground_truth()),
                     "predictions": len(preds), "skipped": split.skipped, "weights": str(weights)})
     with atomic_output(args.out) as tmp:

@@ -84,3 +84,18 @@ def test_feature_file_errors(tmp_path):
     np.save(tmp_path / "one_d.npy", np.zeros(5))
     with pytest.raises(InputError, match=r"\(T, F\)"):
         load_feature_file(tmp_path / "one_d.npy")
+
+
+def test_per_class_txt_annotations(tmp_path):
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "features").mkdir()
+    (tmp_path / "annotations" / "Diving_test.txt").write_text("video_test_1 1.0 3.5\nvideo_test_2 0.5 1.0\n")
+    (tmp_path / "annotations" / "Ambiguous_test.txt").write_text("video_test_1 4.0 5.0\n")
+    for name in ("video_test_1", "video_test_2"):
+        np.save(tmp_path / "features" / f"{name}.npy", np.zeros((40, 8), dtype=np.float32))
+    split = load_tal_split(tmp_path, "test", feature_rate=4.0)
+    assert split.classes == ["Diving"]
+    assert [(v.name, v.duration, v.segments) for v in split.videos] == [
+        ("video_test_1", 10.0, [(0, 1.0, 3.5)]), ("video_test_2", 10.0, [(0, 0.5, 1.0)])
+    ]
+    assert split.skipped["ambiguous_annotations"] == 1

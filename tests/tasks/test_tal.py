@@ -28,6 +28,20 @@ def test_train_writes_weights_with_classes(trained):
     assert "mAP_avg" in meta["metrics"]["held_out"]
 
 
+def test_train_resume_keeps_start_weights_as_candidate(trained, capsys):
+    root, weights = trained
+    out = root / "resumed.safetensors"
+    code = main(["train", "tal", "--data", str(root / "data"), "--iterations", "1", "--eval-every", "1",
+                 "--batch-size", "2", "--resume", str(weights), "--out", str(out)])
+    assert code == 0
+    assert "it 0 (start weights)" in capsys.readouterr().out
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert "--resume" in meta["training_command"] and "mAP_avg" in meta["metrics"]["held_out"]
+    # resuming a MATR checkpoint as the no-memory variant is a one-line input error
+    assert main(["train", "tal", "--data", str(root / "data"), "--variant", "nomem", "--iterations", "1",
+                 "--resume", str(weights), "--out", str(root / "x.safetensors")]) == 2
+
+
 def test_eval_writes_metric_keys(trained):
     root, weights = trained
     out = root / "eval.json"

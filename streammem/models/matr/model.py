@@ -124,6 +124,7 @@ class MATR(nn.Module):
     d_model: Final[int]
     num_queries: Final[int]
     flag_threshold: Final[float]
+    feature_dims: list[int]
 
     def __init__(self, config: MATRConfig) -> None:
         super().__init__()
@@ -138,7 +139,7 @@ class MATR(nn.Module):
         self.d_model = c.d_model
         self.num_queries = c.num_queries
         self.flag_threshold = c.flag_threshold
-        self.feature_dims: list[int] = list(c.feature_dims)
+        self.feature_dims = list(c.feature_dims)
         d = c.d_model
         # Per-stream projections (RGB, flow) concatenated to d, as in the official code.
         share = [d // len(c.feature_dims)] * len(c.feature_dims)

@@ -30,8 +30,8 @@ from streammem.models.matr.model import MATR, MATRConfig
 from streammem.models.matr.postprocess import OnlineLocalizer, group_frame_probabilities
 
 __all__ = [
-    "TrainSettings", "train_model", "predict_matr", "predict_frames", "evaluate", "selection_split",
-    "long_short_breakdown",
+    "TrainSettings", "train_model", "predict", "predict_matr", "predict_frames", "evaluate", "selection_split",
+    "long_short_breakdown", "class_agnostic",
 ]
 
 
@@ -107,11 +107,14 @@ def train_model(
     settings: TrainSettings,
     on_checkpoint: Callable[[nn.Module, dict], None] | None = None,
     log: Callable[[str], None] = print,
+    initial_eval: bool = False,
 ) -> tuple[nn.Module, dict]:
     """Train ``model`` (MATR or FrameClassifier); keep the state with the best held-out mAP_avg.
 
-    on_checkpoint(model, metrics) is called whenever the held-out score improves. Returns (best model,
-    its held-out metrics).
+    on_checkpoint(model, metrics) is called whenever the held-out score improves. ``initial_eval`` scores
+    the starting weights first (when resuming), so they stay a candidate for selection. The schedule
+    (warmup + cosine over ``settings.iterations``) restarts on resume: a warm restart. Returns (best
+    model, its held-out metrics).
     """
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
@@ -122,6 +125,12 @@ def train_model(
     flags = [window_flags(s, len(v.features), cfg.segment_len) for s, v in zip(segs, train, strict=True)]
     frames = [_frame_labels(v, cfg.num_classes) for v in train]
     best, best_metrics, best_score = copy.deepcopy(model.state_dict()), {}, -1.0
+    if initial_eval:
+        best_metrics = evaluate(model, select, cfg, settings)
+        best_score = best_metrics["mAP_avg"]
+        log(f"it 0 (start weights) held-out mAP_avg {best_score:.2f} mAP@0.5 {best_metrics['mAP@0.5']:.2f}")
+        if on_checkpoint is not None:
+            on_checkpoint(model, best_metrics)
     bar = tqdm(range(settings.iterations), desc="train tal", unit="it", dynamic_ncols=True)
     start_time = time.time()
     for it in bar:
@@ -240,4 +249,16 @@ def long_short_breakdown(split: TALSplit, predictions: list[dict], segment_secon
             metrics = localization_map(keep_gt, preds)
             out.update({f"{name}/{k}": v for k, v in metrics.items()})
             out[f"{name}/count"] = len(keep_gt)
+    return out
+
+
+def class_agnostic(split: TALSplit, predictions: list[dict], segment_seconds: float) -> dict[str, float]:
+    """Localization quality alone: every class renamed to one, so only boundaries (and scores) matter.
+
+    Reported overall and for long / short ground truth (same filtering as :func:`long_short_breakdown`).
+    """
+    one = TALSplit(split.videos, ["action"] * len(split.classes), split.skipped)
+    merged = [{**p, "label": "action"} for p in predictions]
+    out = {f"agnostic/{k}": v for k, v in localization_map(one.ground_truth(), merged).items()}
+    out.update({f"agnostic/{k}": v for k, v in long_short_breakdown(one, merged, segment_seconds).items()})
     return out

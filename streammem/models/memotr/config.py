@@ -44,6 +44,7 @@ class MeMOTRConfig:
     clip_lengths: tuple[int, ...] = (2, 3, 4, 5)
     clip_milestones: tuple[float, ...] = (0.3, 0.5, 0.7)  # fraction of training where the length grows
     max_stride: int = 10
+    tp_drop: float = 0.0  # TP_DROP_RATE: chance a true track is dropped in training (0 in the released configs)
     train_keep_occluded: bool = True  # track keeps its GT id while the GT is absent (re-acquisition)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -75,6 +76,7 @@ CONFIGS: dict[str, MeMOTRConfig] = {
         clip_lengths=(2, 3, 4),
         clip_milestones=(0.35, 0.7),
         max_stride=4,
+        tp_drop=0.2,
     ),
 }
 

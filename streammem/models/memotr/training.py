@@ -146,6 +146,10 @@ def clip_loss(model: MeMOTR, frames: Tensor, targets: list[list[tuple[Tensor, Te
         boxes = torch.where(b3, model.gather_slots(dec.det_boxes[-1], src), dec.trk_boxes[-1])
         scores = torch.where(born_slot, det_scores.gather(1, src), trk_scores)
         alive = alive | born_slot
+        if cfg.tp_drop > 0:  # MOTR/MeMOTR TP_DROP_RATE: drop true tracks so detect queries learn to re-detect
+            drop = alive & (gt_of >= 0) & (torch.rand(alive.shape) < cfg.tp_drop)
+            alive, born_slot = alive & ~drop, born_slot & ~drop
+            gt_of = torch.where(drop, torch.full_like(gt_of, -1), gt_of)
         query, ref, last, mem = model.update_tracks(out, pre, boxes, scores, born_slot, alive, state)
         state = TrackState(query, ref, last, mem, alive, gt_of, misses, state.next_id)
     loss = (cfg.cls_weight * parts["cls"] + cfg.l1_weight * parts["l1"] + cfg.giou_weight * parts["giou"]) / num_gt
