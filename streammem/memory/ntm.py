@@ -97,6 +97,11 @@ class NTMMemory(nn.Module):
     Stability (Collier & Beel 2018): memory starts at a constant 1e-6, head outputs are clipped to
     +-20, eps in cosine and sharpening.
 
+    With content-only addressing a constant initial memory is a fixed point of symmetry: every row has the
+    same cosine to any key, so every read and write is spread evenly and the rows stay identical (the
+    memory acts as one leaky summary vector, and the read head gets no gradient). ``memory_init="random"``
+    starts from a fixed pseudo-random matrix, uniform in +-1/sqrt(N+M) as pytorch-ntm does, which breaks it.
+
     Args:
         input_dim: D, controller input size.
         num_slots: N, memory rows.
@@ -104,6 +109,7 @@ class NTMMemory(nn.Module):
         num_read_heads: R.
         num_write_heads: W.
         addressing: ``"content"`` or ``"full"``.
+        memory_init: ``"constant"`` (1e-6 everywhere) or ``"random"`` (fixed, seed 0, not trained).
     """
 
     input_dim: Final[int]
@@ -126,10 +132,13 @@ class NTMMemory(nn.Module):
         num_read_heads: int = 1,
         num_write_heads: int = 1,
         addressing: str = "content",
+        memory_init: str = "constant",
     ) -> None:
         super().__init__()
         if addressing not in ("content", "full"):
             raise ValueError(f"NTMMemory: addressing must be 'content' or 'full', got {addressing!r}")
+        if memory_init not in ("constant", "random"):
+            raise ValueError(f"NTMMemory: memory_init must be 'constant' or 'random', got {memory_init!r}")
         self.input_dim = input_dim
         self.num_slots = num_slots
         self.slot_dim = slot_dim
@@ -138,6 +147,14 @@ class NTMMemory(nn.Module):
         self.full_addressing = addressing == "full"
         self.shift_taps = 3  # shift range 1, as in Graves 2014 and the released model
         self.init_value = 1e-6
+        if memory_init == "random":
+            bound = 1.0 / float(num_slots + slot_dim) ** 0.5
+            generator = torch.Generator().manual_seed(0)
+            initial = (torch.rand(num_slots, slot_dim, generator=generator) * 2 - 1) * bound
+        else:
+            initial = torch.full((num_slots, slot_dim), self.init_value)
+        # Not persistent: derived from the config, so checkpoints of either init load alike.
+        self.register_buffer("initial_memory", initial, persistent=False)
         self.clip = 20.0
         self.eps = 1e-8
         # key + beta; the full chain adds gate g, shift s and gamma (no unused outputs in content mode).
@@ -155,11 +172,9 @@ class NTMMemory(nn.Module):
 
     @torch.jit.export
     def init(self, batch_size: int, device: torch.device) -> NTMState:
-        """Fresh state: memory 1e-6, reads zero, previous weightings one-hot at row 0."""
+        """Fresh state: the initial memory, reads zero, previous weightings one-hot at row 0."""
         dtype = self.read_heads.weight.dtype
-        memory = torch.full(
-            (batch_size, self.num_slots, self.slot_dim), self.init_value, dtype=dtype, device=device
-        )
+        memory = self.initial_memory.to(device=device, dtype=dtype).unsqueeze(0).repeat(batch_size, 1, 1)
         read_weights = torch.zeros(
             batch_size, self.num_read_heads, self.num_slots, dtype=dtype, device=device
         )

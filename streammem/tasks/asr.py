@@ -69,6 +69,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="tiny", choices=("tiny", "paper"))
     parser.add_argument("--no-memory", action="store_true", help="ablation: the same conformer without the NTM")
     parser.add_argument("--addressing", default="content", choices=("content", "full"))
+    parser.add_argument("--memory-init", default="constant", choices=("constant", "random"),
+                        help="NTM initial memory; 'random' breaks content addressing's row symmetry")
     parser.add_argument("--minutes", type=float, default=12.0, help="wall-clock training budget")
     parser.add_argument("--max-steps", type=int, default=100000)
     parser.add_argument("--batch-frames", type=int, default=5000, help="padded 10 ms feature frames per batch")
@@ -97,7 +99,8 @@ def train(args: argparse.Namespace) -> int:
     if args.resume:
         model = _load_model(args.resume).train()
     else:
-        model = build_model(MODEL, args.config, use_memory=not args.no_memory, memory_addressing=args.addressing)
+        model = build_model(MODEL, args.config, use_memory=not args.no_memory, memory_addressing=args.addressing,
+                            memory_init=args.memory_init)
     out = args.out or Path("runs/asr") / f"{MODEL}_{args.config}{'_nomem' if args.no_memory else ''}.safetensors"
     command = "streammem train asr " + " ".join(shlex.quote(a) for a in sys.argv[3:])
     options = TrainOptions(minutes=args.minutes, max_steps=args.max_steps, batch_frames=args.batch_frames,

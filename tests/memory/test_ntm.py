@@ -239,3 +239,28 @@ def test_scripted_matches_eager(addressing, device, scripted_matches):
         return [first, second, sequence, state, module.read(state)]
 
     scripted_matches(ntm.to(device), chain)
+
+
+@pytest.mark.parametrize("memory_init, spread", [("constant", False), ("random", True)])
+def test_content_addressing_symmetry_needs_a_random_initial_memory(memory_init, spread):
+    """A constant memory keeps every row identical under content addressing; a random one does not."""
+    torch.manual_seed(0)
+    ntm = NTMMemory(input_dim=6, num_slots=16, slot_dim=4, memory_init=memory_init)
+    state = ntm.init(2, torch.device("cpu"))
+    for _ in range(20):
+        _, state = ntm.step(torch.randn(2, 6), state)
+    row_spread = state.memory.std(dim=1).max().item()
+    weight_spread = state.read_weights.std(dim=-1).max().item()
+    assert (row_spread > 1e-4) is spread
+    assert (weight_spread > 1e-4) is spread
+
+
+def test_random_initial_memory_is_fixed_and_scriptable():
+    a = NTMMemory(input_dim=6, num_slots=16, slot_dim=4, memory_init="random")
+    b = NTMMemory(input_dim=6, num_slots=16, slot_dim=4, memory_init="random")
+    assert torch.equal(a.init(1, torch.device("cpu")).memory, b.init(1, torch.device("cpu")).memory)
+    assert "initial_memory" not in a.state_dict()  # derived from the config, not a weight
+    scripted = torch.jit.script(a)
+    assert torch.equal(scripted.init(1, torch.device("cpu")).memory, a.init(1, torch.device("cpu")).memory)
+    with pytest.raises(ValueError, match="memory_init"):
+        NTMMemory(input_dim=6, memory_init="zeros")

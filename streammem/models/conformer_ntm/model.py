@@ -117,7 +117,9 @@ class ConformerNTM(nn.Module):
             config.subsampling_channels, config.dropout, config.max_relative_distance, config.chunk_frames,
             config.left_frames,
         )
-        self.memory = NTMMemory(d, config.memory_slots, config.memory_dim, 1, 1, config.memory_addressing)
+        self.memory = NTMMemory(
+            d, config.memory_slots, config.memory_dim, 1, 1, config.memory_addressing, config.memory_init
+        )
         self.memory_out = nn.Linear(d + config.memory_dim, d)
         if not config.use_memory:
             # The ablation: the same conformer with the encoder output going straight to the decoders.
