@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from streammem.models.config import resolve_config
 
 __all__ = ["ConformerNTMConfig", "CONFIGS", "make_config"]
 
@@ -62,17 +64,4 @@ CONFIGS: dict[str, ConformerNTMConfig] = {
 
 def make_config(config: str | dict[str, Any] | ConformerNTMConfig, **overrides: Any) -> ConformerNTMConfig:
     """A config from a name (``tiny``/``paper``), a dict (e.g. a checkpoint's JSON) or a config, with overrides."""
-    if isinstance(config, ConformerNTMConfig):
-        base = asdict(config)
-    elif isinstance(config, str):
-        if config not in CONFIGS:
-            raise ValueError(f"unknown conformer_ntm config '{config}' (known: {', '.join(CONFIGS)})")
-        base = asdict(CONFIGS[config])
-    else:
-        base = dict(config)
-    base.update(overrides)
-    known = {f.name for f in fields(ConformerNTMConfig)}
-    unknown = set(base) - known
-    if unknown:
-        raise ValueError(f"unknown conformer_ntm config keys: {', '.join(sorted(unknown))}")
-    return ConformerNTMConfig(**base)
+    return resolve_config(ConformerNTMConfig, CONFIGS, config, "conformer_ntm", **overrides)

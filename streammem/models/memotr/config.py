@@ -1,7 +1,9 @@
 """MeMOTR configurations: ``paper`` follows the released DanceTrack config, ``tiny`` trains on CPU here."""
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from streammem.models.config import resolve_config as shared_resolve_config
 
 __all__ = ["MeMOTRConfig", "CONFIGS", "resolve_config"]
 
@@ -82,20 +84,10 @@ CONFIGS: dict[str, MeMOTRConfig] = {
 
 
 def resolve_config(config: "str | dict[str, Any] | MeMOTRConfig", **overrides: Any) -> MeMOTRConfig:
-    """A named config, a dict (e.g. from a checkpoint's JSON) or a config object, with overrides applied."""
-    if isinstance(config, MeMOTRConfig):
-        base = asdict(config)
-    elif isinstance(config, str):
-        if config not in CONFIGS:
-            raise ValueError(f"memotr: unknown config '{config}' (known: {', '.join(CONFIGS)})")
-        base = asdict(CONFIGS[config])
-    else:
-        base = asdict(CONFIGS["tiny"]) | dict(config)
-    base.update(overrides)
-    names = {f.name for f in fields(MeMOTRConfig)}
-    unknown = set(base) - names
-    if unknown:
-        raise ValueError(f"memotr: unknown config keys {sorted(unknown)}")
-    for key in ("stem_channels", "image_size", "clip_lengths", "clip_milestones"):
-        base[key] = tuple(base[key])
-    return MeMOTRConfig(**base)
+    """A named config, a dict (e.g. from a checkpoint's JSON) or a config object, with overrides applied.
+
+    A dict is laid over the tiny config, so checkpoints written before a field existed still load.
+    """
+    if isinstance(config, dict):
+        config = asdict(CONFIGS["tiny"]) | config
+    return shared_resolve_config(MeMOTRConfig, CONFIGS, config, "memotr", **overrides)
