@@ -34,7 +34,7 @@ def _pipelines_text() -> str:
     if not PIPELINES_DIR.is_dir():
         return ""
     lines = []
-    for path in sorted(PIPELINES_DIR.glob("*.py")):
+    for path in sorted(p for p in PIPELINES_DIR.glob("*.py") if not p.name.startswith("_")):
         doc = path.read_text().split('"""')
         summary = doc[1].strip().splitlines()[0] if len(doc) > 2 else ""
         lines.append(f"  {path.stem:<24} {summary}")
