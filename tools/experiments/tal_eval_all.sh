@@ -4,7 +4,11 @@ set -e
 cd "$(dirname "$0")/../.."
 S=.venv/bin/streammem
 $S eval tal --out runs/tal/eval_matr.json --predictions runs/tal/pred_matr.json
-$S eval tal --weights runs/tal/matr_nomem_tiny_r2350.safetensors --out runs/tal/eval_nomem.json
+$S eval tal --weights runs/tal/matr_nomem_tiny_r2800.safetensors --out runs/tal/eval_nomem.json
+$S eval tal --weights runs/tal/matr_tiny_r2800.safetensors --out runs/tal/eval_matr_r2800.json
+$S eval tal --weights runs/tal/matr_nomem_tiny_r2800.safetensors --out runs/tal/eval_nomem_r2800.json
+$S eval tal --weights runs/tal/matr_tiny_r2350.safetensors --out runs/tal/eval_matr_r2350.json
+$S eval tal --weights runs/tal/matr_nomem_tiny_r2350.safetensors --out runs/tal/eval_nomem_r2350.json
 $S eval tal --weights runs/tal/matr_oad_baseline_tiny.safetensors --out runs/tal/eval_oad.json
 $S eval tal --weights runs/tal/matr_tiny_r1900.safetensors --out runs/tal/eval_matr_r1900.json
 $S eval tal --weights runs/tal/matr_nomem_tiny_r1900.safetensors --out runs/tal/eval_nomem_r1900.json
