@@ -271,8 +271,9 @@ def evaluate(model, data: Path, split: str, long_split: str, buckets: dict[str, 
 
 def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     """Score the model on held-out speech; prints a per-bucket table and writes JSON."""
+    from streammem.evaluation.score import write_result_json
     _set_threads(args.threads)
-    from streammem.errors import InputError, atomic_output
+    from streammem.errors import InputError
 
     buckets: dict[str, float] = {}
     for part in filter(None, args.buckets.split(",")):
@@ -289,8 +290,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     for label, s in result["buckets"].items():
         print(f"{label:>8} {s['items']:>6} {s['audio_minutes']:>8.1f} {s['WER']:>7.2f} {s['CER']:>7.2f}")
     if args.out:
-        with atomic_output(args.out) as tmp:
-            tmp.write_text(json.dumps(result, indent=2) + "\n")
+        write_result_json(args.out, result)
     return 0
 
 

@@ -182,6 +182,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     from streammem.data.tal_features import load_tal_split
     from streammem.data.thumos import write_activitynet_results
     from streammem.evaluation.functional.localization import localization_map
+    from streammem.evaluation.score import write_result_json
     from streammem.models.matr.training import class_agnostic, long_short_breakdown, predict
 
     _threads(args.threads)
@@ -197,8 +198,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     metrics.update(class_agnostic(split, preds, segment_s))
     metrics.update({"model": meta.get("model"), "videos": len(split.videos), "instances": len(split.ground_truth()),
                     "predictions": len(preds), "skipped": split.skipped, "weights": str(weights)})
-    with atomic_output(args.out) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    write_result_json(args.out, metrics)
     if args.predictions:
         write_activitynet_results(args.predictions, preds)
     print(" ".join(f"{k}={metrics[k]:.2f}" for k in ("mAP@0.3", "mAP@0.5", "mAP@0.7", "mAP_avg", "latency_s")))

@@ -182,6 +182,8 @@ def ensure_synthetic_test(root: Path = DEFAULT_DATA, split: str = "val") -> Path
 def eval(args: argparse.Namespace) -> int:  # noqa: A001 (the CLI verb)
     import torch
 
+    from streammem.evaluation.score import write_result_json
+
     torch.set_num_threads(args.threads)
     data = args.data if args.data is not None else ensure_synthetic_test()
     model = load_model(args.weights)
@@ -189,8 +191,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 (the CLI verb)
     metrics = evaluate(model, data, args.split, predictions, baseline=args.tracker == "bytetrack")
     metrics["tracker"] = args.tracker
     metrics["weights"] = str(args.weights or _weights_path())
-    with atomic_output(args.out) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    write_result_json(args.out, metrics)
     print(" ".join(f"{k} {metrics[k]:.2f}" if isinstance(metrics[k], float) else f"{k} {metrics[k]}"
                    for k in ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW")))
     print(f"metrics written to {args.out}; tracks in {predictions}")
