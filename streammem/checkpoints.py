@@ -85,17 +85,23 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     return state, meta
 
 
-def load_weights(model: torch.nn.Module, path: str | os.PathLike, expect_model: str | None = None) -> dict[str, Any]:
+def load_weights(
+    model: torch.nn.Module,
+    path: str | os.PathLike,
+    expect_model: str | None = None,
+    new_prefixes: tuple[str, ...] = (),
+) -> dict[str, Any]:
     """Load ``path`` into ``model`` strictly; return the metadata.
 
     A checkpoint for another model, or whose tensor names/shapes differ from ``model``'s, is an InputError
-    listing the first differences.
+    listing the first differences. ``new_prefixes`` names modules the model adds to the checkpoint's (e.g. a
+    memory inserted into a pre-trained network): their tensors may be absent and keep their initial values.
     """
     state, meta = load_checkpoint(path)
     if expect_model is not None and meta["model"] != expect_model:
         raise InputError(path, f"checkpoint is for model '{meta['model']}', expected '{expect_model}'")
     own = model.state_dict()
-    missing = sorted(set(own) - set(state))
+    missing = sorted(k for k in set(own) - set(state) if not k.startswith(new_prefixes))
     unexpected = sorted(set(state) - set(own))
     wrong_shape = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
     if missing or unexpected or wrong_shape:
@@ -108,5 +114,5 @@ def load_weights(model: torch.nn.Module, path: str | os.PathLike, expect_model: 
             k = wrong_shape[0]
             parts.append(f"shape of '{k}' is {tuple(state[k].shape)}, model has {tuple(own[k].shape)}")
         raise InputError(path, "does not match the model config: " + "; ".join(parts))
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(state, strict=not new_prefixes)
     return meta

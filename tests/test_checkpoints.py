@@ -79,3 +79,17 @@ def test_corrupt_sidecar(tmp_path):
     sidecar_path(path).write_text(json.dumps({"model": "toy"}))
     with pytest.raises(InputError, match="missing key 'config'"):
         load_checkpoint(path)
+
+
+def test_new_prefixes_may_be_absent_but_nothing_else(tmp_path):
+    path = _save(tmp_path, _model(4))
+    grown = _model(4)
+    grown.add_module("extra", torch.nn.Linear(2, 2))
+    kept = grown.extra.weight.clone()
+    with pytest.raises(InputError, match=r"missing \['extra.bias'"):
+        load_weights(grown, path)
+    load_weights(grown, path, new_prefixes=("extra.",))
+    assert torch.equal(grown.extra.weight, kept)
+    assert torch.equal(grown[0].weight, _model(4)[0].weight)
+    with pytest.raises(InputError, match=r"missing \['extra.bias'"):
+        load_weights(grown, path, new_prefixes=("other.",))

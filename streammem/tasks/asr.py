@@ -82,6 +82,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="weights path (default runs/asr/conformer_ntm_<config>[_nomem].safetensors)")
     parser.add_argument("--resume", type=Path, default=None,
                         help="continue from these weights (their stored config wins over --config/--no-memory)")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="start from a trained conformer's weights (e.g. a --no-memory run of the same config); "
+                             "an NTM it lacks is inserted as a pass-through and learned from there")
 
 
 def train(args: argparse.Namespace) -> int:
@@ -101,6 +104,8 @@ def train(args: argparse.Namespace) -> int:
     else:
         model = build_model(MODEL, args.config, use_memory=not args.no_memory, memory_addressing=args.addressing,
                             memory_init=args.memory_init)
+    if args.init_from:
+        _init_from(model, args.init_from)
     out = args.out or Path("runs/asr") / f"{MODEL}_{args.config}{'_nomem' if args.no_memory else ''}.safetensors"
     command = "streammem train asr " + " ".join(shlex.quote(a) for a in sys.argv[3:])
     options = TrainOptions(minutes=args.minutes, max_steps=args.max_steps, batch_frames=args.batch_frames,
@@ -113,6 +118,19 @@ def train(args: argparse.Namespace) -> int:
     stats = run_training(model, args.data / "train", options, checkpoint)
     print(f"trained {stats['steps']} steps, loss {stats['loss']:.2f}; weights: {out}")
     return 0
+
+
+def _init_from(model, path: Path) -> None:
+    """Load a trained conformer into ``model``; NTM tensors it lacks start as a pass-through memory."""
+    from streammem.checkpoints import load_checkpoint, load_weights
+    from streammem.errors import InputError
+
+    if not path.exists():
+        raise InputError(path, "weights to start from not found")
+    state, _ = load_checkpoint(path)
+    load_weights(model, path, expect_model=MODEL, new_prefixes=("memory.", "memory_out."))
+    if model.memory_out is not None and "memory_out.weight" not in state:
+        model.pass_encoder_through_memory()
 
 
 # ---------------------------------------------------------------------------------------------- decoding helpers

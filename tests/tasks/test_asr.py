@@ -137,3 +137,27 @@ def _stream_text(step_model, reference, audio):
             previous = int(log_probs[0, -1].argmax())
             ids += new
     return reference.tokenizer.decode(ids)
+
+
+def test_init_from_a_trained_conformer_starts_the_ntm_as_a_pass_through(tmp_path):
+    """--init-from: a conformer without memory, loaded into the NTM model, computes the same outputs."""
+    from streammem.errors import InputError
+
+    torch.manual_seed(1)
+    plain = build_model("conformer_ntm", {**SMALL, "use_memory": False}).eval()
+    path = tmp_path / "plain.safetensors"
+    save_checkpoint(path, plain, model_name="conformer_ntm", config=plain.config.to_dict(),
+                    training_command="test", data_seed=0)
+    with_ntm = build_model("conformer_ntm", SMALL).eval()
+    asr._init_from(with_ntm, path)
+    audio = 0.1 * torch.randn(2, 16000)
+    lengths = torch.tensor([16000, 12000])
+    expected, _ = plain.forward_sequence(audio, lengths)
+    got, _ = with_ntm.forward_sequence(audio, lengths)
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert with_ntm.memory_out.weight[:, SMALL["d_model"]:].abs().sum() == 0
+    other = build_model("conformer_ntm", {**SMALL, "d_model": 16, "use_memory": False})
+    save_checkpoint(path, other, model_name="conformer_ntm", config=other.config.to_dict(),
+                    training_command="test", data_seed=0)
+    with pytest.raises(InputError, match="does not match the model config"):
+        asr._init_from(with_ntm, path)

@@ -129,6 +129,18 @@ class ConformerNTM(nn.Module):
         self.decoder = _AttentionDecoder(vocab, d, config.num_heads, config.decoder_ffn_dim, config.decoder_layers,
                                          config.dropout)
 
+    @torch.jit.unused
+    def pass_encoder_through_memory(self) -> None:
+        """Set y_t = Linear([h_t; r_t]) to y_t = h_t, so an NTM inserted into a trained conformer starts as
+        that conformer; the zero read weights still receive gradient, so the memory is learned from there."""
+        if self.memory_out is None:
+            return
+        d = self.config.d_model
+        with torch.no_grad():
+            self.memory_out.weight.zero_()
+            self.memory_out.weight[:, :d].copy_(torch.eye(d))
+            self.memory_out.bias.zero_()
+
     # ----------------------------------------------------------------- streaming
     @torch.jit.export
     def initial_state(self, batch_size: int) -> ConformerNTMState:

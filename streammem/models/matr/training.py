@@ -49,6 +49,7 @@ class TrainSettings:
     eval_every: int = 250
     seed: int = 52
     oad_threshold: float = 0.3
+    class_weight: float = 1.0  # weight of the focal class loss (the paper: 1, every loss weighted 1)
 
 
 def selection_split(names: list[str], every: int = 8) -> tuple[list[str], list[str]]:
@@ -155,6 +156,8 @@ def train_model(
             for row, i in enumerate(idx):
                 labels[row, : len(frames[i])] = torch.from_numpy(frames[i])
             losses = {"frame_ce": nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))}
+        if "class" in losses:
+            losses["class"] = settings.class_weight * losses["class"]
         loss = sum(losses.values())
         opt.zero_grad()
         loss.backward()
