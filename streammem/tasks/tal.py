@@ -19,13 +19,17 @@ from typing import Any
 from streammem.errors import InputError, StreamMemError, atomic_output
 
 __all__ = ["weights_available", "load_model", "VARIANTS"] + [
-    f"{p}{v}" for v in ("demo", "eval", "train", "export", "bench") for p in ("", "add_")
+    f"{p}{v}" for v in ("demo", "run", "eval", "train", "export", "bench") for p in ("", "add_")
 ]
 
 PACKAGE = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path("runs/tal_synthetic")
 SAMPLE_ANNOTATIONS = PACKAGE / "samples" / "tal_sample.json"  # one held-out synthetic stream (seed 7)
 DATA_SEED = 0
+DEFAULT_VIDEO_DATA = Path("runs/tal_video/data")  # rendered clips (streammem.data.synthetic_tal_video)
+VIDEO_WEIGHTS = PACKAGE / "weights" / "matr_tiny_video.safetensors"  # MATR trained on the encoder's features
+ENCODER_WEIGHTS = PACKAGE / "weights" / "frame_encoder_tiny.safetensors"
+SAMPLE_CLIP = PACKAGE / "samples" / "tal_clip.mp4"  # held-out rendered clip; ground truth in tal_clip.json
 # What `--variant` trains: MATR, MATR with queue length 0, and the per-frame OAD->TAL baseline.
 VARIANTS = {"matr": "matr", "nomem": "matr_nomem", "oad": "matr_oad_baseline"}
 
@@ -48,12 +52,14 @@ def _threads(n: int) -> None:
 
 
 def _ensure_data(root: Path) -> Path:
-    """The dataset directory; the default synthetic set is generated on first use."""
+    """The dataset directory; the default synthetic sets (features, rendered videos) are generated on first use."""
     from streammem.data.synthetic_tal import generate_synthetic_tal
+    from streammem.data.synthetic_tal_video import generate_synthetic_tal_video
 
-    if root.resolve() == DEFAULT_DATA.resolve() and not (root / "annotations").is_dir():
-        print(f"generating the synthetic TAL set under {root} (seed {DATA_SEED})", flush=True)
-        generate_synthetic_tal(root, seed=DATA_SEED)
+    for default, generate in ((DEFAULT_DATA, generate_synthetic_tal), (DEFAULT_VIDEO_DATA, generate_synthetic_tal_video)):
+        if root.resolve() == default.resolve() and not (root / "annotations").is_dir():
+            print(f"generating the synthetic TAL set under {root} (seed {DATA_SEED})", flush=True)
+            generate(root, seed=DATA_SEED)
     if not root.exists():
         raise InputError(root, "dataset directory not found")
     return root
@@ -83,23 +89,36 @@ def load_model(weights: str | os.PathLike | None = None):
 
 # ------------------------------------------------------------------------------------------------- train
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stage", default="matr", choices=["matr", "encoder", "features"],
+                   help="matr: MATR on features/ (default); encoder: the frame encoder on rendered clips (videos/ + "
+                   "labels/), then features/ for every video; features: only write features/ with --encoder")
     p.add_argument("--config", default="tiny", choices=["tiny", "paper"], help="model config")
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="THUMOS-style dataset dir (synthetic by default)")
+    p.add_argument("--data", type=Path, default=None, help="THUMOS-style dataset dir (default: the synthetic feature "
+                   f"set {DEFAULT_DATA}; the rendered set {DEFAULT_VIDEO_DATA} for --stage encoder/features)")
     p.add_argument("--subset", default="Validation", help="training subset (THUMOS14 trains on Validation)")
     p.add_argument("--variant", default="matr", choices=sorted(VARIANTS), help="matr, nomem (queue 0) or oad baseline")
-    p.add_argument("--iterations", type=int, default=1000)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--eval-every", type=int, default=200, help="held-out evaluation (model selection) interval")
+    p.add_argument("--iterations", type=int, default=None, help="default 1000 (matr), 1200 (encoder)")
+    p.add_argument("--batch-size", type=int, default=None, help="videos (matr, default 8) or frames (encoder, 64)")
+    p.add_argument("--lr", type=float, default=None, help="default 5e-4 (matr), 2e-3 (encoder)")
+    p.add_argument("--eval-every", type=int, default=None, help="held-out evaluation (model selection) interval "
+                   "(default 200 for matr, 300 for encoder)")
     p.add_argument("--seed", type=int, default=52)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)")
-    p.add_argument("--out", type=Path, default=None, help="weights path (default: shipped path for matr, runs/tal/ else)")
+    p.add_argument("--out", type=Path, default=None, help="weights path (default: shipped path for matr, runs/tal/ else; "
+                   "runs/tal_video/frame_encoder_tiny.safetensors for --stage encoder)")
     p.add_argument("--resume", type=Path, default=None, help="start from these weights (same variant/config); the "
                    "LR schedule restarts (warm restart) and the start weights stay a selection candidate")
+    p.add_argument("--class-weight", type=float, default=1.0, help="weight of MATR's focal class loss (the paper: 1, "
+                   "every loss weighted 1)")
+    p.add_argument("--backbone", default="mobilenet_v3_small", help="torchvision backbone of the frame encoder (encoder)")
+    p.add_argument("--image-size", type=int, default=64, help="frames are resized to this square side (encoder)")
+    p.add_argument("--encoder", type=Path, default=None, help="frame encoder weights for --stage features")
 
 
 def train(args: argparse.Namespace) -> int:
     """Train one variant; the held-out part of the training subset (every 8th video) selects the checkpoint."""
+    if args.stage != "matr":
+        return _train_encoder(args)
     from streammem.checkpoints import save_checkpoint
     from streammem.data.tal_features import load_tal_split
     from streammem.models.matr import build, make_config
@@ -107,7 +126,7 @@ def train(args: argparse.Namespace) -> int:
     from streammem.models.matr.training import TrainSettings, selection_split, train_model
 
     _threads(args.threads)
-    root = _ensure_data(args.data)
+    root = _ensure_data(args.data or DEFAULT_DATA)
     full = load_tal_split(root, args.subset)
     fit_names, held_names = selection_split([v.name for v in full.videos])
     fit = [v for v in full.videos if v.name in set(fit_names)]
@@ -130,8 +149,8 @@ def train(args: argparse.Namespace) -> int:
     command = "streammem train tal " + " ".join(shlex.quote(a) for a in sys.argv[3:]) if len(sys.argv) > 3 else "streammem train tal"
     print(f"training {name} ({args.config}) on {len(fit)} videos, selecting on {len(held.videos)} held-out videos; "
           f"weights -> {out}", flush=True)
-    settings = TrainSettings(iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
-                             eval_every=args.eval_every, seed=args.seed)
+    settings = TrainSettings(iterations=args.iterations or 1000, batch_size=args.batch_size or 8, lr=args.lr or 5e-4,
+                             eval_every=args.eval_every or 200, seed=args.seed, class_weight=args.class_weight)
 
     def checkpoint(m, metrics):
         save_checkpoint(out, m, model_name=name, config=cfg.to_dict(), training_command=command, data_seed=DATA_SEED,
@@ -141,6 +160,99 @@ def train(args: argparse.Namespace) -> int:
                              initial_eval=args.resume is not None)
     print(f"best held-out mAP_avg {metrics.get('mAP_avg', float('nan')):.2f}; weights at {out}")
     return 0
+
+
+def _train_encoder(args: argparse.Namespace) -> int:
+    """--stage encoder: per-frame training on rendered clips (selection on every 8th training video), then
+    features/ for every video of the dataset; --stage features: only the features, with --encoder."""
+    import numpy as np
+
+    from streammem.checkpoints import save_checkpoint
+    from streammem.data.tal_features import find_annotations
+    from streammem.data.thumos import read_thumos_json
+    from streammem.models.matr import CONFIGS
+    from streammem.models.matr.encoder_training import (
+        EncoderSettings,
+        FrameLabeler,
+        extract_features,
+        frame_accuracy,
+        load_labelled_frames,
+        train_frame_encoder,
+    )
+    from streammem.models.matr.frontend import ENCODER_MODEL, FrameEncoder, load_frame_encoder
+    from streammem.models.matr.training import selection_split
+
+    _threads(args.threads)
+    root = _ensure_data(args.data or DEFAULT_VIDEO_DATA)
+    annotation_path = find_annotations(root)
+    data = read_thumos_json(annotation_path, args.subset)  # checks the file; names every video of any subset
+    meta = json.loads(annotation_path.read_text()).get("meta") or {}
+    rate = float((meta.get("config") or {}).get("feature_rate", 4.0))
+    classes = [str(c) for c in meta.get("classes", [])]
+    everything = sorted(data.known_videos)
+    if args.stage == "features":
+        if args.encoder is None:
+            raise InputError("--encoder", "--stage features needs the frame encoder weights")
+        encoder, _ = load_frame_encoder(args.encoder)
+        paths = extract_features(encoder, root, everything, rate)
+        print(f"{len(paths)} feature files written under {root / 'features'}")
+        return 0
+    train_names = sorted(data.videos)
+    test_names = sorted(set(everything) - set(train_names))
+    fit_names, held_names = selection_split(train_names)
+    out = args.out or Path("runs/tal_video") / "frame_encoder_tiny.safetensors"
+    width = sum(CONFIGS[args.config].feature_dims)
+    config = {"backbone": args.backbone, "image_size": args.image_size, "out_dim": width,
+              "num_labels": 2 + len(classes), "feature_rate": rate}
+    model = FrameLabeler(FrameEncoder(width, backbone=args.backbone, image_size=args.image_size), 2 + len(classes))
+    labels = ["background", "action middle"] + [f"cue {c}" for c in classes]
+    command = "streammem train tal " + " ".join(shlex.quote(a) for a in sys.argv[3:]) if len(sys.argv) > 3 else "streammem train tal"
+    print(f"training the frame encoder ({args.backbone}, {args.image_size}px -> {width}-d) on {len(fit_names)} videos, "
+          f"selecting on {len(held_names)} held-out videos; weights -> {out}", flush=True)
+    train_data = load_labelled_frames(root, fit_names, keep_every=2)
+    held = load_labelled_frames(root, held_names)
+    settings = EncoderSettings(iterations=args.iterations or 1200, batch_size=args.batch_size or 64,
+                               lr=args.lr or 2e-3, eval_every=args.eval_every or 300, seed=args.seed)
+    extra: dict[str, Any] = {}
+
+    def checkpoint(m, metrics):
+        save_checkpoint(out, m, model_name=ENCODER_MODEL, config=config, training_command=command,
+                        data_seed=int(meta.get("seed", DATA_SEED)),
+                        metrics={"held_out": metrics, "labels": labels, "classes": classes} | extra)
+
+    t0 = time.perf_counter()
+    model, held_metrics = train_frame_encoder(model, train_data, held, settings, on_checkpoint=checkpoint,
+                                              log=lambda s: print(s, flush=True))
+    extra["train_seconds"] = time.perf_counter() - t0
+    del train_data
+    if test_names:
+        test = frame_accuracy(model, *load_labelled_frames(root, test_names))
+        extra["test_frames"] = test
+        print(f"held-out Test videos ({len(test_names)}): frame accuracy {test['accuracy']:.2f}, "
+              f"balanced {test['balanced_accuracy']:.2f}")
+    frame = np.zeros((1, args.image_size, args.image_size, 3), np.uint8)
+    extra["ms_per_frame"] = _encoder_ms(model.encoder, frame)
+    checkpoint(model, held_metrics)
+    paths = extract_features(model.encoder, root, everything, rate)
+    print(f"encoder weights at {out} ({extra['ms_per_frame']:.2f} ms/frame); {len(paths)} feature files under "
+          f"{root / 'features'}")
+    return 0
+
+
+def _encoder_ms(encoder, frame, repeats: int = 50) -> float:
+    """Median ms to encode one frame (batch of 1, no grad)."""
+    import numpy as np
+    import torch
+
+    times = []
+    with torch.no_grad():
+        encoder.eval()
+        x = torch.from_numpy(frame)
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            encoder(x)
+            times.append(time.perf_counter() - t0)
+    return 1000 * float(np.median(times))
 
 
 def _feature_dims(config: str, videos) -> list[int]:
@@ -206,17 +318,41 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     return 0
 
 
-# -------------------------------------------------------------------------------------------------- demo
-def add_demo_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--source", default=None, help="camera index, URL or video file (through the frame encoder); "
-                   "default: the bundled synthetic feature stream")
-    p.add_argument("--weights", type=Path, default=None, help="weights (default: shipped matr_tiny)")
-    p.add_argument("--backbone", default="resnet18", help="torchvision backbone of the frame encoder (--source)")
-    p.add_argument("--feature-rate", type=float, default=4.0, help="features per second from --source")
-    p.add_argument("--max-seconds", type=float, default=None, help="stop a --source stream after this long")
-    p.add_argument("--out-dir", type=Path, default=Path("runs/tal/demo"), help="where the PNG and JSON go")
+# ---------------------------------------------------------------------------------------------- demo / run
+def _add_stream_arguments(p: argparse.ArgumentParser, out_dir: str) -> None:
+    p.add_argument("--weights", type=Path, default=None, help="MATR weights (default: shipped matr_tiny_video for a "
+                   "video or .npy source, matr_tiny for the bundled feature stream)")
+    p.add_argument("--encoder", type=Path, default=None, help="frame encoder weights (default: the shipped "
+                   "frame_encoder_tiny, trained on rendered clips)")
+    p.add_argument("--backbone", default=None, help="use an UNTRAINED frame encoder with this torchvision backbone "
+                   "instead (exercises the pipeline only)")
+    p.add_argument("--feature-rate", type=float, default=None, help="features per second (default: the encoder's, 4)")
+    p.add_argument("--max-seconds", type=float, default=None, help="stop a video source after this long")
+    p.add_argument("--out-dir", type=Path, default=Path(out_dir), help="where the PNG and JSON go")
     p.add_argument("--plot-min-score", type=float, default=0.3, help="plot only actions scoring at least this "
                    "(the JSON keeps every emitted action)")
+
+
+def add_demo_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", default=None, help="camera index, URL or video file (through the trained frame "
+                   f"encoder), e.g. the bundled {SAMPLE_CLIP.name}; default: the bundled synthetic feature stream")
+    _add_stream_arguments(p, "runs/tal/demo")
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="video file, camera index, URL, or a features .npy (T, F); a file's ground truth "
+                   "is read from a THUMOS JSON beside it (same name, .json) when present")
+    _add_stream_arguments(p, "runs/tal/run")
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Stream the bundled feature stream (or ``--source``) through MATR; write a timeline PNG and the actions."""
+    return localize(args, args.source, "tal_demo")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the trained frame encoder + MATR over a video/camera/URL (or a features .npy); write PNG + JSON."""
+    return localize(args, args.source, "tal_run")
 
 
 def _stream(model, features, classes: list[str], rate: float, video: str):
@@ -232,53 +368,114 @@ def _stream(model, features, classes: list[str], rate: float, video: str):
         yield from post.push(out.logits[0], out.start[0], out.end[0], float(out.now[0]))
 
 
-def demo(args: argparse.Namespace) -> int:
-    """Stream the bundled clip (or ``--source``) through MATR; write a timeline PNG and the emitted actions."""
-    from streammem.data.tal_features import load_tal_split
+def _sidecar_truth(source: Path, classes: list[str]) -> list[dict]:
+    """Ground truth of a file source from ``<file>.json`` (THUMOS JSON) beside it; [] when there is none."""
+    from streammem.data.thumos import read_thumos_json
+
+    path = source.with_suffix(".json")
+    if source.suffix == ".json" or not path.is_file():
+        return []
+    annotations = read_thumos_json(path)
+    return [a for a in annotations.annotations
+            if a["label"] in classes and (a["video"] == source.stem or len(annotations.videos) == 1)]
+
+
+def _frame_encoder(args: argparse.Namespace, width: int):
+    """(encoder, feature rate, note or None): the trained encoder unless --backbone asks for an untrained one."""
+    from streammem.models.matr.frontend import FrameEncoder, load_frame_encoder
+
+    path = args.encoder or ENCODER_WEIGHTS
+    if args.backbone is None or args.encoder is not None:
+        if not path.is_file():
+            raise InputError(path, "frame encoder weights not found (train them with `streammem train tal --stage encoder`)")
+        encoder, meta = load_frame_encoder(path)
+        if encoder.out.out_features != width:
+            raise InputError(path, f"encoder gives {encoder.out.out_features}-d features, the MATR weights take {width}")
+        return encoder, args.feature_rate or float(meta["config"].get("feature_rate", 4.0)), None
+    note = (f"note: --backbone {args.backbone} builds an UNTRAINED frame encoder; the actions shown exercise the "
+            "pipeline, not a trained model (the trained one is the default: omit --backbone)")
+    return FrameEncoder(width, backbone=args.backbone), args.feature_rate or 4.0, note
+
+
+def localize(args: argparse.Namespace, source: str | None, prefix: str) -> int:
+    """Stream one source through MATR online (demo and run): the bundled feature stream when ``source`` is None,
+    a features ``.npy``, or a video file/camera/URL through the frame encoder. Writes ``<prefix>_actions.json``
+    (emitted actions with emission times, ground truth if known) and ``<prefix>_timeline.png`` to ``--out-dir``.
+    """
+    from streammem.data.tal_features import load_feature_file, load_tal_split
 
     _threads(1)
-    model, meta = load_model(args.weights)
-    classes = _classes(meta, args.weights or _weights_path())
+    weights = args.weights or (_weights_path() if source is None else VIDEO_WEIGHTS)
+    model, meta = load_model(weights)
+    classes = _classes(meta, weights)
     truth: list[dict] = []
-    if args.source is None:
+    note = None
+    if source is None:
         split = load_tal_split(SAMPLE_ANNOTATIONS, "Test", classes=classes, feature_dir=SAMPLE_ANNOTATIONS.parent)
         video = split.videos[0]
         rate, name, duration = video.feature_rate, video.name, video.duration
         truth = split.ground_truth()
-        t0 = time.perf_counter()
-        emitted = list(_stream(model, video.features, classes, rate, name))
+        features = video.features
+    elif source.endswith(".npy"):
+        path = Path(source)
+        features = load_feature_file(path)
+        if features.shape[1] != sum(model.feature_dims):
+            raise InputError(path, f"{features.shape[1]}-d features, the MATR weights take {sum(model.feature_dims)}")
+        rate, name = args.feature_rate or 4.0, path.stem
+        duration = len(features) / rate
+        truth = _sidecar_truth(path, classes)
     else:
-        from streammem.models.matr.frontend import FrameEncoder, features_at_rate
-        from streammem.streams.sources import open_source
+        from streammem.streams.sources import is_url, open_source
 
-        rate, name = args.feature_rate, str(args.source)
-        encoder = FrameEncoder(sum(model.feature_dims), backbone=args.backbone)
-        source = open_source(args.source, kind="video")
-        frames = ((ts, f) for ts, f in source if args.max_seconds is None or ts < args.max_seconds)
-        feats = []
-
-        def tap():
-            for ts, feat in features_at_rate(frames, encoder, rate):
-                feats.append(ts)
-                print(f"\rt={ts:7.2f}s features={len(feats)} dropped={source.dropped}", end="", file=sys.stderr)
-                yield feat.numpy()
-
-        t0 = time.perf_counter()
-        emitted = list(_stream(model, tap(), classes, rate, name))
-        print(file=sys.stderr)
-        duration = feats[-1] if feats else 0.0
-        print("note: the frame encoder is untrained for these weights (trained on synthetic features); "
-              "the actions shown exercise the pipeline, not a trained camera model", flush=True)
+        encoder, rate, note = _frame_encoder(args, sum(model.feature_dims))
+        frames_source = open_source(source, kind="video")
+        is_file = not (source.strip().isdigit() or is_url(source))
+        name = Path(source).stem if is_file else str(source)
+        truth = _sidecar_truth(Path(source), classes) if is_file else []
+        features = _EncodedFeatures(frames_source, encoder, rate, args.max_seconds)
+    t0 = time.perf_counter()
+    emitted = []
+    try:
+        for action in _stream(model, features, classes, rate, name):
+            emitted.append(action)
+    except KeyboardInterrupt:  # a live source is stopped with Ctrl-C: keep what was emitted so far
+        print("\nstopped", file=sys.stderr)
     elapsed = time.perf_counter() - t0
+    if source is not None and not source.endswith(".npy"):
+        duration = features.seen_seconds
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    json_path, png_path = args.out_dir / "tal_demo_actions.json", args.out_dir / "tal_demo_timeline.png"
+    json_path, png_path = args.out_dir / f"{prefix}_actions.json", args.out_dir / f"{prefix}_timeline.png"
     with atomic_output(json_path) as tmp:
-        tmp.write_text(json.dumps({"video": name, "feature_rate": rate, "actions": emitted, "ground_truth": truth}, indent=1))
+        tmp.write_text(json.dumps({"video": name, "feature_rate": rate, "weights": str(weights), "actions": emitted,
+                                   "ground_truth": truth}, indent=1))
     shown = [a for a in emitted if a["score"] >= args.plot_min_score]
     _timeline(png_path, truth, shown, classes, duration, f"{name} (actions scoring >= {args.plot_min_score:g})")
+    if note:
+        print(note, flush=True)
     print(f"{len(emitted)} actions emitted over {duration:.1f} s of stream in {elapsed:.2f} s")
     print(f"timeline: {png_path}\nactions:  {json_path}")
     return 0
+
+
+class _EncodedFeatures:
+    """Features of a frame source at ``rate`` per second through the encoder, with a progress line on stderr;
+    ``seen_seconds``: stream time covered so far."""
+
+    def __init__(self, source, encoder, rate: float, max_seconds: float | None) -> None:
+        self.source, self.encoder, self.rate, self.max_seconds = source, encoder, rate, max_seconds
+        self.seen_seconds = 0.0
+
+    def __iter__(self):
+        from streammem.models.matr.frontend import features_at_rate
+
+        frames = ((ts, f) for ts, f in self.source if self.max_seconds is None or ts < self.max_seconds)
+        count = 0
+        for ts, feat in features_at_rate(frames, self.encoder, self.rate):
+            count += 1
+            self.seen_seconds = ts
+            print(f"\rt={ts:7.2f}s features={count} dropped={self.source.dropped}", end="", file=sys.stderr)
+            yield feat.numpy()
+        print(file=sys.stderr)
 
 
 def _timeline(path: Path, truth: list[dict], emitted: list[dict], classes: list[str], duration: float, title: str) -> None:

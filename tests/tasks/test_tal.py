@@ -103,3 +103,89 @@ def test_eval_bad_label_is_one_line_error(trained, capsys):
         assert json.loads((root / "e.json").read_text())["skipped"]["segments_unknown_label"] == 1
     finally:
         path.write_text(original)
+
+
+# ------------------------------------------------------------------ rendered video: live front end (demo/run)
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """A 20 s held-out rendered clip with its ground truth beside it (clip.json)."""
+    from streammem.data.synthetic_tal_video import VideoTALConfig, write_sample_clip
+
+    root = tmp_path_factory.mktemp("tal_clip")
+    cfg = VideoTALConfig(timing=SyntheticTALConfig(num_features=(80, 80), gap=(4, 10)))
+    write_sample_clip(root / "clip.mp4", seed=8_000_001, cfg=cfg)
+    return root / "clip.mp4"
+
+
+def test_demo_source_uses_trained_encoder_and_shows_ground_truth(clip, tmp_path, capsys):
+    assert main(["demo", "tal", "--source", str(clip), "--out-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "UNTRAINED" not in out
+    png, actions = tmp_path / "tal_demo_timeline.png", tmp_path / "tal_demo_actions.json"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = json.loads(actions.read_text())
+    assert data["weights"].endswith("matr_tiny_video.safetensors")
+    truth = json.loads(clip.with_suffix(".json").read_text())["database"]["clip"]["annotations"]
+    assert len(data["ground_truth"]) == len(truth) > 0
+    assert all(a["end"] <= a["emitted_at"] + 1e-6 <= 20.0 + 1e-6 for a in data["actions"])
+
+
+def test_demo_untrained_backbone_says_so(clip, tmp_path, capsys):
+    assert main(["demo", "tal", "--source", str(clip), "--backbone", "mobilenet_v3_small", "--max-seconds", "5",
+                 "--out-dir", str(tmp_path)]) == 0
+    assert "UNTRAINED" in capsys.readouterr().out
+
+
+def test_run_video_and_features_write_png_and_json(clip, tmp_path):
+    import numpy as np
+
+    from streammem.models.matr.encoder_training import video_features
+    from streammem.models.matr.frontend import load_frame_encoder
+    from streammem.streams.sources import open_source
+    from streammem.tasks.tal import ENCODER_WEIGHTS
+
+    assert main(["run", "tal", str(clip), "--out-dir", str(tmp_path / "video")]) == 0
+    video = json.loads((tmp_path / "video" / "tal_run_actions.json").read_text())
+    assert (tmp_path / "video" / "tal_run_timeline.png").read_bytes()[:4] == b"\x89PNG"
+    assert video["video"] == "clip" and video["ground_truth"]
+    # the same stream as a features .npy (what `train tal --stage encoder` writes) emits the same actions
+    encoder, _ = load_frame_encoder(ENCODER_WEIGHTS)
+    feats = video_features(encoder, open_source(str(clip)), 4.0)
+    np.save(tmp_path / "clip.npy", feats)
+    assert main(["run", "tal", str(tmp_path / "clip.npy"), "--out-dir", str(tmp_path / "npy")]) == 0
+    npy = json.loads((tmp_path / "npy" / "tal_run_actions.json").read_text())
+    assert [(a["label"], a["emitted_at"]) for a in npy["actions"]] == [(a["label"], a["emitted_at"]) for a in video["actions"]]
+
+
+def test_run_corrupt_video_is_one_line_error_without_outputs(tmp_path, capsys):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100)
+    out_dir = tmp_path / "out"
+    assert main(["run", "tal", str(bad), "--out-dir", str(out_dir)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "broken.mp4" in err
+    assert not out_dir.exists() or not any(out_dir.iterdir())
+    assert main(["run", "tal", str(tmp_path / "missing.mp4"), "--out-dir", str(out_dir)]) == 2
+    assert "missing.mp4: no such file" in capsys.readouterr().err
+
+
+def test_run_is_a_tal_verb():
+    from streammem.tasks import verbs_of
+
+    assert "run" in verbs_of("tal")
+
+
+def test_train_encoder_stage_writes_weights_and_features(tmp_path):
+    from streammem.data.synthetic_tal_video import VideoTALConfig, generate_synthetic_tal_video
+    from streammem.data.tal_features import load_tal_split
+    from streammem.models.matr.frontend import load_frame_encoder
+
+    cfg = VideoTALConfig(timing=SyntheticTALConfig(num_features=(60, 60), gap=(4, 10)))
+    generate_synthetic_tal_video(tmp_path / "data", num_train=2, num_test=1, seed=4, cfg=cfg)
+    weights = tmp_path / "enc.safetensors"
+    assert main(["train", "tal", "--stage", "encoder", "--data", str(tmp_path / "data"), "--iterations", "2",
+                 "--eval-every", "1", "--batch-size", "4", "--image-size", "32", "--out", str(weights)]) == 0
+    encoder, meta = load_frame_encoder(weights)
+    assert meta["config"]["out_dim"] == 32 and "balanced_accuracy" in meta["metrics"]["test_frames"]
+    split = load_tal_split(tmp_path / "data", "Test")
+    assert split.videos[0].features.shape == (60, 32)

@@ -1,10 +1,15 @@
-"""Markdown tables from the eval JSONs written by tools/experiments/asr_eval_all.sh."""
+"""Markdown tables from the eval JSONs written by tools/experiments/asr_eval_all.sh.
+
+Usage: python tools/experiments/asr_table.py [DIR [NTM_NAME NOMEM_NAME]] (default runs/asr2 ntm nomem).
+"""
 import json
+import sys
 from pathlib import Path
 
-W = Path("runs/asr")
+W = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/asr2")
+NTM, NOMEM = sys.argv[2:4] if len(sys.argv) > 3 else ("ntm", "nomem")
 rows = []
-for name, label in (("final_ntm", "Conformer-NTM"), ("final_nomem", "Conformer (no NTM)")):
+for name, label in ((NTM, "Conformer-NTM"), (NOMEM, "Conformer (no NTM)")):
     for mode in ("streaming", "full"):
         p = W / f"eval_{name}_{mode}.json"
         if not p.exists():
@@ -19,7 +24,7 @@ for name, label in (("final_ntm", "Conformer-NTM"), ("final_nomem", "Conformer (
         rows.append(f"| {label} | full (joint CTC/attention, beam 10) | {r['WER']:.1f} / {r['CER']:.1f} | not run | not run | not run |")
 print("| model | mode | short | 1 min | 2 min | 5 min |\n|---|---|---|---|---|---|")
 print("\n".join(rows))
-for name in ("final_ntm",):
+for name in (NTM,):
     p = W / f"eval_{name}_streaming.json"
     if p.exists():
         b = json.loads(p.read_text())["buckets"]

@@ -1,14 +1,20 @@
 #!/bin/bash
-# How the shipped asr tiny weights were trained: phase 1 (equal steps for both models), then phase 2 resumed.
+# How the shipped asr tiny weights (session 2) and their no-memory ablation were trained, on one core each.
+# 1. A conformer without memory is trained for 65 wall-clock minutes (5,8xx steps on this machine).
+# 2. Two branches from it, same data order (--seed 1), same steps and schedule (warm restart at lr 1e-3):
+#    a. the NTM inserted as a pass-through (--init-from) and trained with the conformer -> shipped weights;
+#    b. the conformer alone, continued (--resume) -> the ablation.
+# Both models therefore see exactly the same number of updates on the same batches.
 set -e
 cd "$(dirname "$0")/../.."
-.venv/bin/streammem train asr --config tiny --minutes 14 --threads 1 --out runs/asr/conformer_ntm_tiny.safetensors
-STEPS=$(.venv/bin/python -c "import json;print(json.load(open('runs/asr/conformer_ntm_tiny.json'))['metrics']['steps'])")
-.venv/bin/streammem train asr --config tiny --no-memory --minutes 30 --max-steps $STEPS --threads 1 --out runs/asr/conformer_ntm_tiny_nomem.safetensors
-cp runs/asr/conformer_ntm_tiny.safetensors runs/asr/phase1_ntm.safetensors; cp runs/asr/conformer_ntm_tiny.json runs/asr/phase1_ntm.json
-cp runs/asr/conformer_ntm_tiny_nomem.safetensors runs/asr/phase1_nomem.safetensors; cp runs/asr/conformer_ntm_tiny_nomem.json runs/asr/phase1_nomem.json
-.venv/bin/streammem train asr --resume runs/asr/phase1_ntm.safetensors --minutes 9 --lr 1e-3 --freq-mask 15 --threads 1 --seed 1 --out runs/asr/conformer_ntm_tiny.safetensors
-STEPS=$(.venv/bin/python -c "import json;print(json.load(open('runs/asr/conformer_ntm_tiny.json'))['metrics']['steps'])")
-.venv/bin/streammem train asr --resume runs/asr/phase1_nomem.safetensors --minutes 30 --max-steps $STEPS --lr 1e-3 --freq-mask 15 --threads 1 --seed 1 --out runs/asr/conformer_ntm_tiny_nomem.safetensors
-cp runs/asr/conformer_ntm_tiny.safetensors runs/asr/final_ntm.safetensors; cp runs/asr/conformer_ntm_tiny.json runs/asr/final_ntm.json
-cp runs/asr/conformer_ntm_tiny_nomem.safetensors runs/asr/final_nomem.safetensors; cp runs/asr/conformer_ntm_tiny_nomem.json runs/asr/final_nomem.json
+S=.venv/bin/streammem
+mkdir -p runs/asr2
+$S train asr --config tiny --no-memory --minutes 65 --lr 3e-3 --freq-mask 15 --threads 1 \
+    --out runs/asr2/pre_nomem.safetensors
+$S train asr --config tiny --init-from runs/asr2/pre_nomem.safetensors --memory-init random --minutes 90 \
+    --max-steps 2500 --lr 1e-3 --freq-mask 15 --threads 1 --seed 1 --out runs/asr2/ntm.safetensors &
+$S train asr --resume runs/asr2/pre_nomem.safetensors --minutes 90 --max-steps 2500 --lr 1e-3 --freq-mask 15 \
+    --threads 1 --seed 1 --out runs/asr2/nomem.safetensors
+wait
+cp runs/asr2/ntm.safetensors streammem/weights/conformer_ntm_tiny.safetensors
+cp runs/asr2/ntm.json streammem/weights/conformer_ntm_tiny.json

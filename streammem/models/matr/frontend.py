@@ -9,13 +9,18 @@ embedding per frame over each 1/rate-second interval, so a camera at any fps yie
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["FrameEncoder", "features_at_rate"]
+from streammem.errors import InputError
+
+__all__ = ["FrameEncoder", "features_at_rate", "load_frame_encoder", "ENCODER_MODEL"]
+
+ENCODER_MODEL = "frame_encoder"  # model name in the weights' JSON sidecar
 
 _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
@@ -53,24 +58,51 @@ class FrameEncoder(nn.Module):
         return self.out(self.backbone((x - self.mean) / self.std))
 
 
+def load_frame_encoder(path: str | os.PathLike) -> tuple[FrameEncoder, dict]:
+    """(encoder in eval mode, metadata) from weights written by ``streammem train tal --stage encoder``.
+
+    The JSON sidecar's config gives the backbone, image size, output width and label count; the per-frame
+    head saved with it (``head.*``) is only used for training and accuracy, not returned.
+    """
+    from streammem.checkpoints import load_checkpoint, load_weights
+    from streammem.models.matr.encoder_training import FrameLabeler
+
+    _, meta = load_checkpoint(path)
+    if meta["model"] != ENCODER_MODEL:
+        raise InputError(path, f"checkpoint is for model {meta['model']!r}, expected {ENCODER_MODEL!r}")
+    cfg = meta["config"]
+    try:
+        encoder = FrameEncoder(int(cfg["out_dim"]), backbone=str(cfg["backbone"]), image_size=int(cfg["image_size"]))
+        model = FrameLabeler(encoder, int(cfg["num_labels"]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise InputError(path, f"frame encoder config incomplete or invalid ({err})") from None
+    load_weights(model, path)
+    return encoder.eval(), meta
+
+
 @torch.no_grad()
 def features_at_rate(frames: Iterable[tuple[float, np.ndarray]], encoder: FrameEncoder, rate: float) -> Iterator[tuple[float, Tensor]]:
     """Turn ``(timestamp, RGB frame)`` items into ``(interval end time, feature (F,))`` at ``rate`` per second.
 
     Feature i averages the embeddings of the frames with timestamps in [i/rate, (i+1)/rate); an interval
     without frames (a dropped or slow source) repeats the previous feature so the time axis stays regular.
+    An interval's frames are encoded as one batch when it closes (the feature is due then anyway).
     """
     encoder.eval()
-    index, acc, count, last = 0, None, 0, None
+    index, pending, last = 0, [], None
     for ts, frame in frames:
         while ts >= (index + 1) / rate:
-            if count:
-                last = acc / count
+            if pending:
+                last = _mean_embedding(encoder, pending)
+                pending = []
             if last is not None:
                 yield (index + 1) / rate, last
-            index, acc, count = index + 1, None, 0
-        emb = encoder(torch.from_numpy(np.ascontiguousarray(frame)).unsqueeze(0))[0]
-        acc = emb if acc is None else acc + emb
-        count += 1
-    if count:
-        yield (index + 1) / rate, acc / count
+            index += 1
+        pending.append(np.ascontiguousarray(frame))
+    if pending:
+        yield (index + 1) / rate, _mean_embedding(encoder, pending)
+
+
+def _mean_embedding(encoder: FrameEncoder, frames: list[np.ndarray]) -> Tensor:
+    """Mean encoder output over one interval's frames, encoded as one batch."""
+    return encoder(torch.from_numpy(np.stack(frames))).mean(0)
