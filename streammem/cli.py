@@ -65,7 +65,7 @@ def _demo_all(_args: argparse.Namespace) -> int:
     ran = []
     for name in TASKS:
         module = task_module(name)
-        if module is None or not hasattr(module, "demo") or not module.weights_available():
+        if module is None or not hasattr(module, "demo") or not TASKS[name].weights_shipped():
             continue
         parser = argparse.ArgumentParser(prog=f"streammem demo {name}")
         module.add_demo_arguments(parser)

@@ -24,6 +24,12 @@ class Task:
     model: str
     summary: str
 
+    def weights_shipped(self, config: str = "tiny") -> bool:
+        """Whether trained ``config`` weights of this task's model ship with the package."""
+        from streammem.models import weights_path
+
+        return weights_path(self.model, config).is_file()
+
 
 TASKS: dict[str, Task] = {
     t.name: t

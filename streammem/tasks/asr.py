@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 __all__ = [
-    "weights_available",
     "add_train_arguments", "train",
     "add_eval_arguments", "eval",
     "add_run_arguments", "run",
@@ -34,11 +33,6 @@ def _weights(config: str = "tiny") -> Path:
     from streammem.models import weights_path
 
     return weights_path(MODEL, config)
-
-
-def weights_available() -> bool:
-    """True when the shipped ``tiny`` weights are present."""
-    return _weights().exists()
 
 
 def _set_threads(threads: int) -> None:

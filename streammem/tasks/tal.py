@@ -18,7 +18,7 @@ from typing import Any
 
 from streammem.errors import InputError, StreamMemError, atomic_output
 
-__all__ = ["weights_available", "load_model", "VARIANTS"] + [
+__all__ = ["load_model", "VARIANTS"] + [
     f"{p}{v}" for v in ("demo", "run", "eval", "train", "export", "bench") for p in ("", "add_")
 ]
 
@@ -38,11 +38,6 @@ def _weights_path(config: str = "tiny") -> Path:
     from streammem.models import weights_path
 
     return weights_path("matr", config)
-
-
-def weights_available() -> bool:
-    """Whether the trained tiny weights ship with the package."""
-    return _weights_path().is_file()
 
 
 def _threads(n: int) -> None:

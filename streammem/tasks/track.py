@@ -18,7 +18,7 @@ from typing import Any
 from streammem.errors import InputError, StreamMemError, atomic_output
 
 __all__ = [
-    "weights_available", "load_model", "track_frames", "evaluate", "track_parity", "synthetic_clip",
+    "load_model", "track_frames", "evaluate", "track_parity", "synthetic_clip",
     "add_demo_arguments", "demo", "add_eval_arguments", "eval", "add_train_arguments", "train",
     "add_export_arguments", "export", "add_bench_arguments", "bench", "TRAIN_SEEDS", "TEST_SEEDS",
 ]
@@ -34,11 +34,6 @@ def _weights_path(config: str = "tiny") -> Path:
     from streammem.models import weights_path
 
     return weights_path("memotr", config)
-
-
-def weights_available() -> bool:
-    """Whether the trained tiny weights ship with the package."""
-    return _weights_path().is_file()
 
 
 def load_model(weights: str | os.PathLike | None = None, **overrides: Any):

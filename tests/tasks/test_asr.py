@@ -10,7 +10,7 @@ import torch
 from streammem.checkpoints import save_checkpoint
 from streammem.cli import main
 from streammem.models import build_model
-from streammem.tasks import asr
+from streammem.tasks import TASKS, asr
 
 SMALL = dict(d_model=32, num_heads=2, ffn_dim=64, num_blocks=2, kernel_size=5, subsampling_channels=8,
              chunk_frames=4, left_frames=8, memory_slots=16, memory_dim=4, decoder_layers=1, decoder_ffn_dim=64,
@@ -103,13 +103,19 @@ def test_export_runs_with_torch_jit_load_alone(tmp_path, weights):
     assert torch.allclose(a, b, atol=1e-5)
 
 
-def test_weights_available_is_a_bool():
-    assert isinstance(asr.weights_available(), bool)
+def test_weights_shipped_follows_the_weights_file(tmp_path, monkeypatch):
+    import streammem.models
+
+    monkeypatch.setattr(streammem.models, "WEIGHTS_DIR", tmp_path)
+    assert not TASKS["asr"].weights_shipped()
+    (tmp_path / "conformer_ntm_tiny.safetensors").write_bytes(b"")
+    assert TASKS["asr"].weights_shipped()
+    assert not TASKS["asr"].weights_shipped("paper")
 
 
 @pytest.mark.slow
 @pytest.mark.export
-@pytest.mark.skipif(not asr.weights_available(), reason="shipped weights missing")
+@pytest.mark.skipif(not TASKS["asr"].weights_shipped(), reason="shipped weights missing")
 def test_scripted_and_eager_give_the_same_transcript_on_60s(tmp_path):
     from streammem.streams.sources import open_source
 

@@ -10,7 +10,7 @@ from streammem.checkpoints import save_checkpoint
 from streammem.cli import main
 from streammem.data.synthetic_mot import SyntheticMOTConfig, write_split, write_video
 from streammem.models.memotr import build
-from streammem.tasks import track
+from streammem.tasks import TASKS, track
 
 torch.set_num_threads(1)  # the CI machine is shared; one thread is faster than two under load
 SMALL = SyntheticMOTConfig(num_frames=12)
@@ -110,7 +110,7 @@ def test_exported_step_loads_with_torch_jit_alone_and_matches(weights, tmp_path)
 @pytest.mark.slow
 @pytest.mark.export
 def test_export_parity_over_100_frames_with_shipped_weights(tmp_path, capsys):
-    if not track.weights_available():
+    if not TASKS["track"].weights_shipped():
         pytest.skip("no shipped weights")
     assert main(["export", "track", "--out", str(tmp_path / "t.pt"), "--check-frames", "100"]) == 0
     assert "ids equal" in capsys.readouterr().out
