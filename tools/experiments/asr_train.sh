@@ -4,6 +4,8 @@
 # 2. Two branches from it, same data order (--seed 1), same steps and schedule (warm restart at lr 1e-3):
 #    a. the NTM inserted as a pass-through (--init-from) and trained with the conformer -> shipped weights;
 #    b. the conformer alone, continued (--resume) -> the ablation.
+# 3. Both branches fine-tuned 600 steps with half the items two utterances joined (--join-fraction 0.5), so
+#    sentences also start mid-stream as in long-form audio.
 # Both models therefore see exactly the same number of updates on the same batches.
 set -e
 cd "$(dirname "$0")/../.."
@@ -16,5 +18,10 @@ $S train asr --config tiny --init-from runs/asr2/pre_nomem.safetensors --memory-
 $S train asr --resume runs/asr2/pre_nomem.safetensors --minutes 90 --max-steps 2500 --lr 1e-3 --freq-mask 15 \
     --threads 1 --seed 1 --out runs/asr2/nomem.safetensors
 wait
-cp runs/asr2/ntm.safetensors streammem/weights/conformer_ntm_tiny.safetensors
-cp runs/asr2/ntm.json streammem/weights/conformer_ntm_tiny.json
+for m in ntm nomem; do
+  $S train asr --resume runs/asr2/$m.safetensors --minutes 40 --max-steps 600 --lr 5e-4 --freq-mask 15 \
+      --join-fraction 0.5 --threads 1 --seed 2 --out runs/asr2/${m}_join.safetensors &
+done
+wait
+cp runs/asr2/ntm_join.safetensors streammem/weights/conformer_ntm_tiny.safetensors
+cp runs/asr2/ntm_join.json streammem/weights/conformer_ntm_tiny.json

@@ -36,6 +36,7 @@ class TrainOptions:
     freq_mask: int = 27
     checkpoint_every: int = 200
     seed: int = 0
+    join_fraction: float = 0.0  # share of training items that are two utterances joined (sentence starts mid-stream)
 
 
 @dataclass
@@ -58,6 +59,15 @@ def load_features(model: ConformerNTM, utterances: list[Utterance], desc: str = 
             feats.append(model.frontend.raw(audio)[0])
             tokens.append(model.tokenizer.encode(u.text))
     return FeatureSet([u.id for u in utterances], feats, tokens)
+
+
+def _items(count: int, join_fraction: float, rng: random.Random) -> list[tuple[int, ...]]:
+    """One epoch's training items: single utterances, a ``join_fraction`` of them followed by another random
+    utterance, so the model also sees sentences that start mid-stream after a pause, as in long-form audio
+    (trained on single utterances only, it dropped most sentence-initial words of joined recordings)."""
+    if join_fraction <= 0:  # no draws: batch order stays that of single-utterance training with the same seed
+        return [(i,) for i in range(count)]
+    return [(i, rng.randrange(count)) if rng.random() < join_fraction else (i,) for i in range(count)]
 
 
 def _batches(lengths: list[int], batch_frames: int, rng: random.Random) -> list[list[int]]:
@@ -108,20 +118,24 @@ def train(
     deadline = time.monotonic() + options.minutes * 60
     step, running = 0, {"loss": 0.0, "ctc": 0.0, "att": 0.0}
     bar = tqdm(total=options.max_steps if options.max_steps < 100000 else None, desc="train asr", unit="step")
+    space = model.tokenizer.symbols.index(" ")
     while step < options.max_steps and time.monotonic() < deadline:
-        for batch in _batches(lengths, options.batch_frames, rng):
+        items = _items(len(normed), options.join_fraction, rng)
+        item_lengths = [sum(lengths[i] for i in item) for item in items]
+        item_tokens = [[t for k, i in enumerate(item) for t in ([space] if k else []) + data.tokens[i]] for item in items]
+        for batch in _batches(item_lengths, options.batch_frames, rng):
             if step >= options.max_steps or time.monotonic() >= deadline:
                 break
-            longest = max(lengths[i] for i in batch)
+            longest = max(item_lengths[i] for i in batch)
             feats = torch.zeros(len(batch), longest, normed[0].shape[1])
             for row, i in enumerate(batch):
-                feats[row, : lengths[i]] = normed[i]
+                feats[row, : item_lengths[i]] = torch.cat([normed[u] for u in items[i]])
             spec = feats.transpose(1, 2)  # SpecAugment works on (B, F, T)
             spec = time_mask(time_mask(freq_mask(freq_mask(spec))))
             feats = spec.transpose(1, 2)
-            feat_lengths = torch.tensor([lengths[i] for i in batch])
+            feat_lengths = torch.tensor([item_lengths[i] for i in batch])
             streaming = rng.random() < options.streaming_fraction
-            loss, parts = model.loss(feats, feat_lengths, [data.tokens[i] for i in batch], streaming)
+            loss, parts = model.loss(feats, feat_lengths, [item_tokens[i] for i in batch], streaming)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), options.clip)

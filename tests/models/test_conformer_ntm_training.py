@@ -1,0 +1,59 @@
+"""Conformer-NTM training loop: joined-utterance items, their targets, CMVN fitting, checkpoints."""
+
+import random
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from streammem.models import build_model
+from streammem.models.conformer_ntm.training import TrainOptions, _items, train
+
+SMALL = dict(d_model=32, num_heads=2, ffn_dim=64, num_blocks=2, kernel_size=5, subsampling_channels=8,
+             chunk_frames=4, left_frames=8, memory_slots=16, memory_dim=4, decoder_layers=1, decoder_ffn_dim=64,
+             max_relative_distance=32, dropout=0.0)
+
+
+def _corpus(root, texts):
+    folder = root / "train" / "1" / "2"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    lines = []
+    for i, text in enumerate(texts):
+        sf.write(folder / f"1-2-{i:04d}.flac", 0.1 * rng.standard_normal(4000 + 1600 * i).astype(np.float32), 16000)
+        lines.append(f"1-2-{i:04d} {text}\n")
+    (folder / "1-2.trans.txt").write_text("".join(lines))
+    return root / "train"
+
+
+def test_items_without_joining_draw_nothing_and_with_joining_pair_every_item():
+    rng = random.Random(0)
+    assert _items(5, 0.0, rng) == [(i,) for i in range(5)]
+    assert rng.random() == random.Random(0).random()  # no draws: batch order unchanged for a seed
+    joined = _items(50, 1.0, random.Random(1))
+    assert all(len(item) == 2 and item[0] == i for i, item in enumerate(joined))
+    half = _items(400, 0.5, random.Random(2))
+    assert 150 < sum(len(item) == 2 for item in half) < 250
+
+
+def test_joined_items_train_on_concatenated_features_and_space_joined_targets(tmp_path, monkeypatch):
+    split = _corpus(tmp_path, ["AB", "CD", "EF"])
+    torch.manual_seed(0)
+    model = build_model("conformer_ntm", SMALL)
+    seen = []
+    original = model.loss
+
+    def recording_loss(feats, feat_lengths, targets, streaming):
+        seen.append((feat_lengths.tolist(), [model.tokenizer.decode(t) for t in targets]))
+        return original(feats, feat_lengths, targets, streaming)
+
+    monkeypatch.setattr(model, "loss", recording_loss)
+    stats = train(model, split, TrainOptions(minutes=5, max_steps=3, batch_frames=100000, join_fraction=1.0,
+                                             freq_mask=2, warmup=1))
+    assert stats["steps"] == 3 and np.isfinite(stats["loss"])
+    single = {"AB": 25, "CD": 35, "EF": 45}  # 10 ms frames of 0.25 / 0.35 / 0.45 s of audio
+    for lengths, texts in seen:
+        for n, text in zip(lengths, texts, strict=True):
+            first, second = text.split(" ")
+            assert n == single[first] + single[second]
+    assert float(model.frontend.istd.abs().sum()) > 0 and not model.training
