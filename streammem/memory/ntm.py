@@ -160,12 +160,32 @@ class NTMMemory(nn.Module):
         # key + beta; the full chain adds gate g, shift s and gamma (no unused outputs in content mode).
         self.address_size = slot_dim + 1 + (2 + self.shift_taps if self.full_addressing else 0)
         controller_dim = input_dim + num_read_heads * slot_dim
+        # forward_sequence's order of the rows of [read_heads; write_heads]: all keys (head-major, read heads
+        # first), add vectors, betas, erase vectors, then (full addressing) gates, shifts and gammas.
+        self.register_buffer("head_order", self._head_order(), persistent=False)
         self.read_heads = nn.Linear(controller_dim, num_read_heads * self.address_size)
         self.write_heads = nn.Linear(controller_dim, num_write_heads * (self.address_size + 2 * slot_dim))
         for layer in (self.read_heads, self.write_heads):
             # pytorch-ntm's head init, which Conformer-NTM inherits.
             nn.init.xavier_uniform_(layer.weight, gain=1.4)
             nn.init.normal_(layer.bias, std=0.01)
+
+    def _head_order(self) -> Tensor:
+        """Row order of [read_heads; write_heads] used by :meth:`forward_sequence` (see ``head_order``)."""
+        size, size_a = self.slot_dim, self.address_size
+        starts = [r * size_a for r in range(self.num_read_heads)]
+        write_start = self.num_read_heads * size_a
+        starts += [write_start + w * (size_a + 2 * size) for w in range(self.num_write_heads)]
+        writes = starts[self.num_read_heads :]
+        order = [s + i for s in starts for i in range(size)]  # keys
+        order += [s + size_a + size + i for s in writes for i in range(size)]  # adds
+        order += [s + size for s in starts]  # betas
+        order += [s + size_a + i for s in writes for i in range(size)]  # erase vectors
+        if self.full_addressing:
+            order += [s + size + 1 for s in starts]  # gates
+            order += [s + size + 2 + i for s in starts for i in range(self.shift_taps)]  # shifts
+            order += [s + size + 2 + self.shift_taps for s in starts]  # gammas
+        return torch.tensor(order, dtype=torch.long)
 
     def forward(self, x: Tensor, state: NTMState) -> tuple[Tensor, NTMState]:
         return self.step(x, state)
@@ -223,6 +243,12 @@ class NTMMemory(nn.Module):
     ) -> tuple[Tensor, NTMState]:
         """Run :meth:`step` over time; frames at or past ``lengths`` leave the state untouched.
 
+        Computes what a loop of :meth:`step` computes (up to float rounding), vectorised as far as the
+        recurrence allows: the controller's input term W_x x_t + b of every frame is one matmul before the
+        loop (only W_r r_{t-1} is per frame, one addmm for both kinds of head), the head outputs come out of one
+        reordered projection so each nonlinearity is one op, the memory's row norms are shared by read and
+        write addressing, and the single-write-head update is M + w (a - e * M) (two ops).
+
         Args:
             x: (B, T, D) controller inputs.
             state: the state before the first frame.
@@ -230,19 +256,101 @@ class NTMMemory(nn.Module):
         Returns:
             reads (B, T, R*M) (zeros on padded frames) and the state after each row's last valid frame.
         """
+        batch, frames = x.shape[0], x.shape[1]
+        if frames == 0:
+            return x.new_zeros(batch, 0, self.num_read_heads * self.slot_dim), state
+        size = self.slot_dim
+        read_count = self.num_read_heads
+        write_count = self.num_write_heads
+        heads = read_count + write_count
+        # Slices of the reordered head outputs (see _head_order): [keys | adds] share one tanh.
+        keys_end = heads * size
+        adds_end = keys_end + write_count * size
+        betas_end = adds_end + heads
+        erase_end = betas_end + write_count * size
+        weight = torch.cat([self.read_heads.weight, self.write_heads.weight], 0).index_select(0, self.head_order)
+        bias = torch.cat([self.read_heads.bias, self.write_heads.bias], 0).index_select(0, self.head_order)
+        # (T, B, P): the input term of every frame in one matmul; per frame only the (R*M)-wide read feedback.
+        inputs = F.linear(x.transpose(0, 1), weight[:, : self.input_dim], bias)
+        feedback = weight[:, self.input_dim :].t()
+        valid = torch.ones(1, 1, dtype=torch.bool, device=x.device)
+        if lengths is not None:
+            valid = torch.arange(frames, device=x.device).unsqueeze(1) < lengths.unsqueeze(0)  # (T, B)
+        eps = torch.full((1, 1, 1), self.eps, dtype=x.dtype, device=x.device)
+        memory = state.memory
+        read_weights, write_weights = state.read_weights, state.write_weights
+        reads = state.reads
+        shift_index = torch.zeros(0, dtype=torch.long, device=x.device)
+        if self.full_addressing:
+            offsets = torch.arange(self.shift_taps, device=x.device) - self.shift_taps // 2
+            rows = torch.arange(self.num_slots, device=x.device).unsqueeze(1)
+            shift_index = ((rows - offsets.unsqueeze(0)) % self.num_slots).flatten()
         outputs: list[Tensor] = []
-        for t in range(x.shape[1]):
-            reads, new_state = self.step(x[:, t], state)
-            if lengths is not None:
-                valid = lengths > t
-                state = _where_rows(valid, new_state, state)
-                reads = reads * valid.unsqueeze(-1).to(reads.dtype)
+        for t in range(frames):
+            params = torch.addmm(inputs[t], reads.flatten(1), feedback).clamp(-self.clip, self.clip)
+            squashed = torch.tanh(params[:, :adds_end])
+            key = squashed[:, :keys_end].view(batch, heads, size)
+            add = squashed[:, keys_end:].view(batch, write_count, size)
+            beta = F.softplus(params[:, adds_end:betas_end]).unsqueeze(-1)
+            erase = torch.sigmoid(params[:, betas_end:erase_end]).view(batch, write_count, size)
+            # content_addressing: softmax(beta k . M_i / (|k| |M_i| + eps)). The bmm and softmax of read and
+            # write heads stay separate: with one head each they are single-row ops, which intra-op threading
+            # leaves alone (over two rows of 256 they wake a second thread, which costs more than the op).
+            row_norm = torch.linalg.vector_norm(memory, dim=-1).unsqueeze(1)
+            key_norm = torch.linalg.vector_norm(key, dim=-1, keepdim=True)
+            denominator = torch.addcmul(eps, key_norm, row_norm)  # (B, R+W, N): |k| |M_i| + eps
+            memory_t = memory.transpose(1, 2)
+            scaled_key = beta * key  # beta (k . M_i) as (beta k) . M_i
+            new_read_weights = torch.softmax(
+                torch.bmm(scaled_key[:, :read_count], memory_t) / denominator[:, :read_count], dim=-1)
+            new_write_weights = torch.softmax(
+                torch.bmm(scaled_key[:, read_count:], memory_t) / denominator[:, read_count:], dim=-1)
+            if self.full_addressing:
+                location = params[:, erase_end:]
+                new_read_weights = self._shift_sharpen(location, new_read_weights, read_weights, shift_index, 0)
+                new_write_weights = self._shift_sharpen(
+                    location, new_write_weights, write_weights, shift_index, read_count)
+            new_reads = torch.bmm(new_read_weights, memory)
+            # erase_and_add: M * prod_h (1 - w_h e_h^T) + sum_h w_h a_h^T.
+            write_t = new_write_weights.transpose(1, 2)  # (B, N, W)
+            if write_count == 1:
+                # M_i (1 - w_i e) + w_i a = M_i + w_i (a - e M_i): two ops.
+                new_memory = torch.addcmul(memory, write_t, torch.addcmul(add, erase, memory, value=-1.0))
             else:
-                state = new_state
-            outputs.append(reads)
-        if len(outputs) == 0:
-            return x.new_zeros(x.shape[0], 0, self.num_read_heads * self.slot_dim), state
-        return torch.stack(outputs, dim=1), state
+                keep = (1.0 - new_write_weights.unsqueeze(-1) * erase.unsqueeze(-2)).prod(dim=1)
+                new_memory = torch.baddbmm(memory * keep, write_t, add)
+            if lengths is not None:
+                rows_valid = valid[t]
+                outputs.append(new_reads.flatten(1) * rows_valid.unsqueeze(-1).to(new_reads.dtype))
+                mask = rows_valid.view(-1, 1, 1)
+                memory = torch.where(mask, new_memory, memory)
+                read_weights = torch.where(mask, new_read_weights, read_weights)
+                write_weights = torch.where(mask, new_write_weights, write_weights)
+                reads = torch.where(mask, new_reads, reads)
+            else:
+                outputs.append(new_reads.flatten(1))
+                memory, read_weights, write_weights, reads = new_memory, new_read_weights, new_write_weights, new_reads
+        return torch.stack(outputs, dim=1), NTMState(memory, read_weights, write_weights, reads)
+
+    def _shift_sharpen(self, params: Tensor, content: Tensor, previous: Tensor, shift_index: Tensor,
+                       first: int) -> Tensor:
+        """Full addressing's gate, shift and sharpening (``shift_and_sharpen``) for heads first .. first+K-1.
+
+        params: (B, H*(S+2)) [gates H | shifts H*S | gammas H] of all H = R + W heads; content, previous:
+        (B, K, N) of the K heads of one kind.
+        """
+        batch, count = content.shape[0], content.shape[1]
+        heads = self.num_read_heads + self.num_write_heads
+        taps = self.shift_taps
+        gate = torch.sigmoid(params[:, first : first + count]).unsqueeze(-1)
+        shift = params[:, heads + first * taps : heads + (first + count) * taps].view(batch, count, taps)
+        shift = torch.softmax(shift, dim=-1)
+        gamma_at = heads * (1 + taps) + first
+        gamma = 1.0 + F.softplus(params[:, gamma_at : gamma_at + count])
+        gated = gate * content + (1.0 - gate) * previous
+        rolled = gated.index_select(-1, shift_index).unflatten(-1, (self.num_slots, taps))
+        shifted = (rolled * shift.unsqueeze(-2)).sum(-1)
+        return torch.softmax(gamma.unsqueeze(-1) * shifted.clamp_min(self.eps).log(), dim=-1)
 
     def _address(self, params: Tensor, previous: Tensor, memory: Tensor) -> Tensor:
         """Head weightings (B, H, N) from raw head outputs ``params`` (B, H, P) and ``previous`` (B, H, N)."""
@@ -257,13 +365,3 @@ class NTMMemory(nn.Module):
             weights = shift_and_sharpen(gate * weights + (1.0 - gate) * previous, shift, gamma, self.eps)
         return weights
 
-
-def _where_rows(rows: Tensor, chosen: NTMState, other: NTMState) -> NTMState:
-    """Per row b: ``chosen`` where ``rows[b]`` (B,) else ``other``."""
-    mask = rows.view(-1, 1, 1)
-    return NTMState(
-        torch.where(mask, chosen.memory, other.memory),
-        torch.where(mask, chosen.read_weights, other.read_weights),
-        torch.where(mask, chosen.write_weights, other.write_weights),
-        torch.where(mask, chosen.reads, other.reads),
-    )

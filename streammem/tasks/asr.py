@@ -70,6 +70,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-frames", type=int, default=5000, help="padded 10 ms feature frames per batch")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--freq-mask", type=int, default=27, help="SpecAugment frequency-mask width (2 masks)")
+    parser.add_argument("--join-fraction", type=float, default=0.0,
+                        help="share of training items made of two utterances joined (teaches sentence starts "
+                             "mid-stream, as in long-form audio)")
+    parser.add_argument("--join-max", type=int, default=2, help="a joined training item holds 2 .. N utterances")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None,
@@ -103,7 +107,8 @@ def train(args: argparse.Namespace) -> int:
     out = args.out or Path("runs/asr") / f"{MODEL}_{args.config}{'_nomem' if args.no_memory else ''}.safetensors"
     command = "streammem train asr " + " ".join(shlex.quote(a) for a in sys.argv[3:])
     options = TrainOptions(minutes=args.minutes, max_steps=args.max_steps, batch_frames=args.batch_frames,
-                           lr=args.lr, seed=args.seed, freq_mask=args.freq_mask)
+                           lr=args.lr, seed=args.seed, freq_mask=args.freq_mask,
+                           join_fraction=args.join_fraction, join_max=args.join_max)
 
     def checkpoint(m, step: int) -> None:
         save_checkpoint(out, m, model_name=MODEL, config=m.config.to_dict(), training_command=command,
@@ -353,8 +358,8 @@ def _timed(fn, repeats: int) -> float:
 
 
 def benchmark(config: str, chunks: int) -> dict:
-    """Speed of one config (random weights): streaming step latency/RTF, NTM cost per frame, and the
-    same-size torchaudio Conformer (full context) and Emformer (streaming) measured in the same run."""
+    """Speed of one config (random weights): streaming step latency/RTF (eager and TorchScript), NTM cost
+    per frame, and the same-size torchaudio Conformer (full context) and Emformer (streaming) in the same run."""
     import time
 
     import torch
@@ -376,10 +381,24 @@ def benchmark(config: str, chunks: int) -> dict:
             latencies.append(time.perf_counter() - start)
         early = sorted(latencies[90:110])[10]
         late = sorted(latencies[-20:])[10]
+        # The exported model (TorchScript: no Python between ops, the NTM loop included), same stream.
+        from streammem.export import script
+
+        scripted = script(model)
+        script_latencies = []
+        script_state = model.initial_state(1)
+        for i in range(chunks):
+            start = time.perf_counter()
+            _, script_state = scripted(audio[i % len(audio)], script_state)
+            script_latencies.append(time.perf_counter() - start)
         frames = cfg.chunk_frames
-        h = torch.randn(1, cfg.d_model)
         ntm_state = model.memory.init(1, torch.device("cpu"))
-        ntm_ms = _timed(lambda: [model.memory.step(h, ntm_state) for _ in range(100)], 3) * 10
+        # NTM per 40 ms frame as the streaming step runs it: forward_sequence over one chunk of C frames
+        # (input term of all frames in one matmul, then the recurrence); and one frame through ``step``.
+        hs = torch.randn(1, frames, cfg.d_model)
+        ntm_ms = _timed(lambda: [model.memory.forward_sequence(hs, ntm_state) for _ in range(10)], 5) * 100 / frames
+        h = hs[:, 0]
+        ntm_step_ms = _timed(lambda: [model.memory.step(h, ntm_state) for _ in range(100)], 5) * 10
         # Full context: our encoder vs torchaudio's Conformer of the same size on 10 s (250 frames).
         feats = torch.randn(1, 1000, cfg.num_mels)
         ours_full = _timed(lambda: model.encode(feats, torch.tensor([1000]), False), 3)
@@ -405,9 +424,12 @@ def benchmark(config: str, chunks: int) -> dict:
         "chunk_seconds": chunk_s,
         "stream_seconds": chunks * chunk_s,
         "rtf_streaming": sum(latencies) / (chunks * chunk_s),
+        "rtf_streaming_torchscript": sum(script_latencies) / (chunks * chunk_s),
+        "chunk_latency_ms_torchscript_last": 1000 * sorted(script_latencies[-50:])[25],
         "chunk_latency_ms_step100": 1000 * early,
         "chunk_latency_ms_last": 1000 * late,
         "ntm_ms_per_frame": ntm_ms,
+        "ntm_ms_single_frame_step": ntm_step_ms,
         "ntm_share_of_step": ntm_ms * frames / (1000 * ours_chunk),
         "full_context_10s_ms": 1000 * ours_full,
         "torchaudio_conformer_10s_ms": 1000 * ta_full,

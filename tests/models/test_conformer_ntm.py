@@ -128,3 +128,41 @@ def test_configs_tiny_and_paper():
     assert ntm < 100_000  # the NTM is a small add-on (~82 k in the authors' model)
     assert 25e6 < sum(p.numel() for p in paper.parameters()) < 45e6
     assert sum(p.numel() for p in tiny.parameters()) < 3e6
+
+
+def _whole_table_attention(attn, x, key_cache, value_cache, mask):
+    """RelPositionAttention as first written: project all 2R+1 table rows, then look distances up."""
+    batch, tq = x.shape[0], x.shape[1]
+    q = attn.query(x).view(batch, tq, attn.heads, attn.head_dim).transpose(1, 2)
+    k = torch.cat([key_cache, attn.key(x).view(batch, tq, attn.heads, attn.head_dim).transpose(1, 2)], 2)
+    v = torch.cat([value_cache, attn.value(x).view(batch, tq, attn.heads, attn.head_dim).transpose(1, 2)], 2)
+    cached, tk = key_cache.shape[2], k.shape[2]
+    p = attn.pos(attn.table).view(-1, attn.heads, attn.head_dim).transpose(0, 1)
+    content = torch.matmul(q + attn.pos_bias_u.unsqueeze(1), k.transpose(-2, -1))
+    position = torch.matmul(q + attn.pos_bias_v.unsqueeze(1), p.transpose(-2, -1))
+    distance = (torch.arange(tq) + cached).unsqueeze(1) - torch.arange(tk).unsqueeze(0)
+    index = attn.max_distance - distance.clamp(-attn.max_distance, attn.max_distance)
+    position = position.gather(-1, index.expand(batch, attn.heads, tq, tk))
+    scores = ((content + position) * attn.head_dim**-0.5).masked_fill(~mask.unsqueeze(1), attn.neg_inf)
+    out = torch.matmul(torch.softmax(scores, -1), v).transpose(1, 2).reshape(batch, tq, -1)
+    return attn.out(out), k, v
+
+
+# Streaming chunks (few queries: (q W_p) p^T) and long full-context inputs (W_p p first), with and without
+# clipping at max_distance.
+@pytest.mark.parametrize("tq, cached, max_distance", [(4, 8, 32), (4, 8, 5), (16, 64, 1024), (12, 0, 5),
+                                                       (30, 0, 64), (1, 0, 3), (40, 0, 8), (100, 0, 4)])
+def test_attention_projects_only_the_distances_it_uses(tq, cached, max_distance):
+    from streammem.models.conformer_ntm.encoder import RelPositionAttention
+
+    torch.manual_seed(tq + cached)
+    attn = RelPositionAttention(32, 4, 0.0, max_distance).eval()
+    x = torch.randn(2, tq, 32)
+    key_cache, value_cache = torch.randn(2, 2, 4, cached, 8)
+    mask = torch.rand(2, tq, cached + tq) > 0.2
+    mask[..., -1] = True
+    with torch.no_grad():
+        got = attn(x, key_cache, value_cache, mask)
+        expected = _whole_table_attention(attn, x, key_cache, value_cache, mask)
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)

@@ -34,6 +34,8 @@ def test_items_without_joining_draw_nothing_and_with_joining_pair_every_item():
     assert all(len(item) == 2 and item[0] == i for i, item in enumerate(joined))
     half = _items(400, 0.5, random.Random(2))
     assert 150 < sum(len(item) == 2 for item in half) < 250
+    long = _items(300, 1.0, random.Random(3), join_max=4)
+    assert {len(item) for item in long} == {2, 3, 4}
 
 
 def test_joined_items_train_on_concatenated_features_and_space_joined_targets(tmp_path, monkeypatch):

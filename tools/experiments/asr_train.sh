@@ -6,6 +6,8 @@
 #    b. the conformer alone, continued (--resume) -> the ablation.
 # 3. Both branches fine-tuned 600 steps with half the items two utterances joined (--join-fraction 0.5), so
 #    sentences also start mid-stream as in long-form audio.
+# 4. Both fine-tuned 300 more steps on longer items (70 % of them 2-8 utterances joined, up to ~30 s) so the
+#    NTM runs over longer streams in training.
 # Both models therefore see exactly the same number of updates on the same batches.
 set -e
 cd "$(dirname "$0")/../.."
@@ -23,5 +25,10 @@ for m in ntm nomem; do
       --join-fraction 0.5 --threads 1 --seed 2 --out runs/asr2/${m}_join.safetensors &
 done
 wait
-cp runs/asr2/ntm_join.safetensors streammem/weights/conformer_ntm_tiny.safetensors
-cp runs/asr2/ntm_join.json streammem/weights/conformer_ntm_tiny.json
+for m in ntm nomem; do
+  $S train asr --resume runs/asr2/${m}_join.safetensors --minutes 30 --max-steps 300 --lr 3e-4 --freq-mask 15 \
+      --join-fraction 0.7 --join-max 8 --batch-frames 12000 --threads 1 --seed 3 --out runs/asr2/${m}_long.safetensors &
+done
+wait
+cp runs/asr2/ntm_long.safetensors streammem/weights/conformer_ntm_tiny.safetensors
+cp runs/asr2/ntm_long.json streammem/weights/conformer_ntm_tiny.json

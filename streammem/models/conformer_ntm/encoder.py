@@ -165,16 +165,31 @@ class RelPositionAttention(nn.Module):
         v = torch.cat([value_cache, self.value(x).view(batch, tq, self.heads, self.head_dim).transpose(1, 2)], 2)
         cached = key_cache.shape[2]
         tk = k.shape[2]
-        p = self.pos(self.table).view(-1, self.heads, self.head_dim).transpose(0, 1)  # (H, 2R+1, D/H)
+        # Only the distances this call can see, i - j in [-(Tq-1), L+Tq-1] clipped to +-R, are projected:
+        # the table rows (maxd - far) .. (maxd - near), P of them (P = L + 2Tq - 1 in the streaming step,
+        # not 2R+1 = 2049 rows per block per chunk as projecting the whole table costs).
+        far = min(cached + tq - 1, self.max_distance)
+        near = max(1 - tq, -self.max_distance)
+        rows = self.table[self.max_distance - far:self.max_distance - near + 1]  # (P, D)
         content = torch.matmul(q + self.pos_bias_u.unsqueeze(1), k.transpose(-2, -1))
-        position = torch.matmul(q + self.pos_bias_v.unsqueeze(1), p.transpose(-2, -1))  # (B, H, Tq, 2R+1)
+        qv = q + self.pos_bias_v.unsqueeze(1)
+        num_rows, d_model = rows.shape[0], rows.shape[1]
+        if batch * tq * d_model * (self.head_dim + num_rows) < num_rows * d_model * (d_model + batch * tq):
+            # Few queries (a streaming chunk): (q W_p,h) p^T, the same product associated the cheaper way.
+            weight = self.pos.weight.view(self.heads, self.head_dim, d_model)
+            position = torch.matmul(torch.matmul(qv, weight), rows.t())  # (B, H, Tq, P)
+        else:
+            p = self.pos(rows).view(-1, self.heads, self.head_dim).transpose(0, 1)  # (H, P, D/H)
+            position = torch.matmul(qv, p.transpose(-2, -1))  # (B, H, Tq, P)
         qpos = torch.arange(tq, device=x.device) + cached
         kpos = torch.arange(tk, device=x.device)
-        index = self.max_distance - (qpos.unsqueeze(1) - kpos.unsqueeze(0)).clamp(-self.max_distance, self.max_distance)
+        index = far - (qpos.unsqueeze(1) - kpos.unsqueeze(0)).clamp(-self.max_distance, self.max_distance)
         position = position.gather(-1, index.expand(batch, self.heads, tq, tk))
         scores = (content + position) * (self.head_dim**-0.5)
         scores = scores.masked_fill(~mask.unsqueeze(1), self.neg_inf)
-        attn = self.dropout(torch.softmax(scores, dim=-1))
+        attn = torch.softmax(scores, dim=-1)
+        if self.training:
+            attn = self.dropout(attn)
         out = torch.matmul(attn, v).transpose(1, 2).reshape(batch, tq, -1)
         return self.out(out), k, v
 
@@ -190,7 +205,10 @@ class _FeedForward(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
+        if self.training:
+            return self.net(x)
+        net = self.net  # without the two Dropout calls (identity in eval), which cost as much as a small op
+        return net[4](net[2](net[1](net[0](x))))
 
 
 class _ConvModule(nn.Module):
@@ -214,7 +232,10 @@ class _ConvModule(nn.Module):
         h = torch.cat([cache, h], dim=2)
         new_cache = h[:, :, h.shape[2] - cache.shape[2]:]
         h = self.depthwise(h).transpose(1, 2)
-        return self.dropout(self.pointwise2(F.silu(self.norm2(h)))), new_cache
+        out = self.pointwise2(F.silu(self.norm2(h)))
+        if self.training:
+            out = self.dropout(out)
+        return out, new_cache
 
 
 class ConformerBlock(nn.Module):
@@ -234,12 +255,14 @@ class ConformerBlock(nn.Module):
         self, x: Tensor, key_cache: Tensor, value_cache: Tensor, conv_cache: Tensor, mask: Tensor
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """x (B, T, D) -> (B, T, D), all keys/values (B, H, L+T, D/H), new conv cache (B, D, K-1)."""
-        x = x + 0.5 * self.ffn1(x)
+        x = torch.add(x, self.ffn1(x), alpha=0.5)
         a, k, v = self.attn(self.attn_norm(x), key_cache, value_cache, mask)
-        x = x + self.attn_dropout(a)
+        if self.training:
+            a = self.attn_dropout(a)
+        x = x + a
         c, conv_cache = self.conv(x, conv_cache)
         x = x + c
-        x = x + 0.5 * self.ffn2(x)
+        x = torch.add(x, self.ffn2(x), alpha=0.5)
         return self.norm(x), k, v, conv_cache
 
 

@@ -36,7 +36,8 @@ class TrainOptions:
     freq_mask: int = 27
     checkpoint_every: int = 200
     seed: int = 0
-    join_fraction: float = 0.0  # share of training items that are two utterances joined (sentence starts mid-stream)
+    join_fraction: float = 0.0  # share of training items that are several utterances joined (sentence starts mid-stream)
+    join_max: int = 2  # a joined item holds 2 .. join_max utterances
 
 
 @dataclass
@@ -61,13 +62,15 @@ def load_features(model: ConformerNTM, utterances: list[Utterance], desc: str = 
     return FeatureSet([u.id for u in utterances], feats, tokens)
 
 
-def _items(count: int, join_fraction: float, rng: random.Random) -> list[tuple[int, ...]]:
-    """One epoch's training items: single utterances, a ``join_fraction`` of them followed by another random
-    utterance, so the model also sees sentences that start mid-stream after a pause, as in long-form audio
-    (trained on single utterances only, it dropped most sentence-initial words of joined recordings)."""
+def _items(count: int, join_fraction: float, rng: random.Random, join_max: int = 2) -> list[tuple[int, ...]]:
+    """One epoch's training items: single utterances, a ``join_fraction`` of them followed by 1 .. join_max - 1
+    other random utterances, so the model also sees sentences that start mid-stream after a pause, as in
+    long-form audio (trained on single utterances only, it dropped most sentence-initial words of joined
+    recordings), and the memory runs over longer streams."""
     if join_fraction <= 0:  # no draws: batch order stays that of single-utterance training with the same seed
         return [(i,) for i in range(count)]
-    return [(i, rng.randrange(count)) if rng.random() < join_fraction else (i,) for i in range(count)]
+    return [(i, *(rng.randrange(count) for _ in range(rng.randint(1, join_max - 1))))
+            if rng.random() < join_fraction else (i,) for i in range(count)]
 
 
 def _batches(lengths: list[int], batch_frames: int, rng: random.Random) -> list[list[int]]:
@@ -120,7 +123,7 @@ def train(
     bar = tqdm(total=options.max_steps if options.max_steps < 100000 else None, desc="train asr", unit="step")
     space = model.tokenizer.symbols.index(" ")
     while step < options.max_steps and time.monotonic() < deadline:
-        items = _items(len(normed), options.join_fraction, rng)
+        items = _items(len(normed), options.join_fraction, rng, options.join_max)
         item_lengths = [sum(lengths[i] for i in item) for item in items]
         item_tokens = [[t for k, i in enumerate(item) for t in ([space] if k else []) + data.tokens[i]] for item in items]
         for batch in _batches(item_lengths, options.batch_frames, rng):
