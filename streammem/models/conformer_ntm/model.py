@@ -238,7 +238,7 @@ class ConformerNTM(nn.Module):
         att = self.attention_loss(y, lengths, targets)
         w = self.config.ctc_weight
         total = w * ctc + (1 - w) * att
-        return total, {"ctc": float(ctc), "att": float(att)}
+        return total, {"ctc": float(ctc.detach()), "att": float(att.detach())}
 
     @torch.jit.unused
     def attention_loss(self, y: Tensor, lengths: Tensor, targets: list[list[int]]) -> Tensor:
