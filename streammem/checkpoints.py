@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from streammem.errors import InputError, atomic_output
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_weights", "sidecar_path", "FORMAT_VERSION"]
+__all__ = ["save_checkpoint", "load_checkpoint", "load_metadata", "load_weights", "sidecar_path", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 
@@ -61,8 +61,9 @@ def save_checkpoint(
     return path
 
 
-def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read a checkpoint written by :func:`save_checkpoint`: ``(state_dict, metadata)``."""
+def load_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The JSON sidecar of a checkpoint written by :func:`save_checkpoint` (model name, config, ...), checked,
+    without reading the tensors: what a loader needs to build the model before loading its weights."""
     path = Path(path)
     if path.suffix != ".safetensors":
         raise InputError(path, "expected a .safetensors weights file (pickled checkpoints are not loaded)")
@@ -78,6 +79,12 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     for key in ("model", "config"):
         if key not in meta:
             raise InputError(meta_path, f"missing key '{key}'")
+    return meta
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a checkpoint written by :func:`save_checkpoint`: ``(state_dict, metadata)``."""
+    meta = load_metadata(path)
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from streammem.checkpoints import load_checkpoint, load_weights, save_checkpoint, sidecar_path
+from streammem.checkpoints import load_checkpoint, load_metadata, load_weights, save_checkpoint, sidecar_path
 from streammem.errors import InputError
 
 
@@ -93,3 +93,13 @@ def test_new_prefixes_may_be_absent_but_nothing_else(tmp_path):
     assert torch.equal(grown[0].weight, _model(4)[0].weight)
     with pytest.raises(InputError, match=r"missing \['extra.bias'"):
         load_weights(grown, path, new_prefixes=("other.",))
+
+
+def test_metadata_alone_does_not_read_the_tensors(tmp_path):
+    path = _save(tmp_path, _model())
+    path.write_bytes(path.read_bytes()[:10])  # tensors unreadable: only load_checkpoint/load_weights notice
+    meta = load_metadata(path)
+    assert meta["model"] == "toy" and meta["config"] == {"width": 4}
+    sidecar_path(path).unlink()
+    with pytest.raises(InputError, match="config file missing"):
+        load_metadata(path)

@@ -45,3 +45,12 @@ def test_unknown_task_is_an_argparse_error(capsys):
 def test_console_entry_point_runs_as_module():
     out = subprocess.run([sys.executable, "-m", "streammem", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("streammem ")
+
+
+def test_training_command_records_the_arguments_quoted(monkeypatch):
+    from streammem.tasks import training_command
+
+    monkeypatch.setattr("sys.argv", ["streammem", "train", "asr", "--out", "a b.safetensors"])
+    assert training_command("asr") == "streammem train asr --out 'a b.safetensors'"
+    monkeypatch.setattr("sys.argv", ["streammem", "train", "tal"])
+    assert training_command("tal") == "streammem train tal"

@@ -11,7 +11,7 @@ import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
-__all__ = ["TASKS", "VERBS", "Task", "task_module", "verbs_of"]
+__all__ = ["TASKS", "VERBS", "Task", "task_module", "verbs_of", "training_command"]
 
 VERBS: tuple[str, ...] = ("demo", "run", "eval", "train", "export", "bench", "score")
 
@@ -59,3 +59,11 @@ def verbs_of(name: str) -> list[str]:
     if module is None:
         return []
     return [v for v in VERBS if hasattr(module, v) and hasattr(module, f"add_{v}_arguments")]
+
+
+def training_command(task: str) -> str:
+    """The ``streammem train <task> ...`` command line of this process, recorded beside trained weights."""
+    import shlex
+    import sys
+
+    return " ".join(["streammem", "train", task, *(shlex.quote(a) for a in sys.argv[3:])])

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 from pathlib import Path
+
+from streammem.tasks import training_command
 
 __all__ = [
     "add_train_arguments", "train",
@@ -43,14 +43,14 @@ def _set_threads(threads: int) -> None:
 
 def _load_model(weights: str | Path | None, streaming_ok: bool = True):
     """The shipped (or given) checkpoint, built from the config stored beside it, in eval mode."""
-    from streammem.checkpoints import load_checkpoint, load_weights
+    from streammem.checkpoints import load_metadata, load_weights
     from streammem.errors import InputError
     from streammem.models import build_model
 
     path = Path(weights) if weights else _weights()
     if not path.exists():
         raise InputError(path, "weights not found (train them with `streammem train asr`)")
-    _, meta = load_checkpoint(path)
+    meta = load_metadata(path)
     model = build_model(MODEL, meta["config"])
     load_weights(model, path, expect_model=MODEL)
     return model.eval()
@@ -105,7 +105,7 @@ def train(args: argparse.Namespace) -> int:
     if args.init_from:
         _init_from(model, args.init_from)
     out = args.out or Path("runs/asr") / f"{MODEL}_{args.config}{'_nomem' if args.no_memory else ''}.safetensors"
-    command = "streammem train asr " + " ".join(shlex.quote(a) for a in sys.argv[3:])
+    command = training_command("asr")
     options = TrainOptions(minutes=args.minutes, max_steps=args.max_steps, batch_frames=args.batch_frames,
                            lr=args.lr, seed=args.seed, freq_mask=args.freq_mask,
                            join_fraction=args.join_fraction, join_max=args.join_max)
@@ -121,14 +121,13 @@ def train(args: argparse.Namespace) -> int:
 
 def _init_from(model, path: Path) -> None:
     """Load a trained conformer into ``model``; NTM tensors it lacks start as a pass-through memory."""
-    from streammem.checkpoints import load_checkpoint, load_weights
+    from streammem.checkpoints import load_weights
     from streammem.errors import InputError
 
     if not path.exists():
         raise InputError(path, "weights to start from not found")
-    state, _ = load_checkpoint(path)
-    load_weights(model, path, expect_model=MODEL, new_prefixes=("memory.", "memory_out."))
-    if model.memory_out is not None and "memory_out.weight" not in state:
+    meta = load_weights(model, path, expect_model=MODEL, new_prefixes=("memory.", "memory_out."))
+    if model.memory_out is not None and not meta["config"]["use_memory"]:
         model.pass_encoder_through_memory()
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from streammem.errors import InputError, StreamMemError, atomic_output
+from streammem.tasks import training_command
 
 __all__ = ["load_model", "VARIANTS"] + [
     f"{p}{v}" for v in ("demo", "run", "eval", "train", "export", "bench") for p in ("", "add_")
@@ -64,18 +64,15 @@ def load_model(weights: str | os.PathLike | None = None):
     """(model, meta) in eval mode from weights (default: shipped tiny MATR); the config comes from the JSON."""
     import torch
 
-    from streammem.checkpoints import load_weights, sidecar_path
+    from streammem.checkpoints import load_metadata, load_weights
     from streammem.models.matr import build, make_config
     from streammem.models.matr.baseline import FrameClassifier
 
     path = Path(weights) if weights else _weights_path()
     if not path.is_file():
         raise InputError(path, "weights not found (train them with `streammem train tal`)")
-    try:
-        meta = json.loads(sidecar_path(path).read_text())
-    except (OSError, json.JSONDecodeError):
-        raise InputError(sidecar_path(path), "missing or unreadable config beside the weights") from None
-    cfg = make_config(meta.get("config", {}))
+    meta = load_metadata(path)
+    cfg = make_config(meta["config"])
     model = FrameClassifier(cfg) if meta.get("model") == VARIANTS["oad"] else build(cfg.to_dict())
     meta = load_weights(model, path)
     torch.set_grad_enabled(False)
@@ -141,7 +138,7 @@ def train(args: argparse.Namespace) -> int:
         if start_meta.get("model") != name:
             raise InputError(args.resume, f"holds {start_meta.get('model')!r}, not {name!r}")
     out = args.out or (_weights_path(args.config) if args.variant == "matr" else Path("runs/tal") / f"{name}_{args.config}.safetensors")
-    command = "streammem train tal " + " ".join(shlex.quote(a) for a in sys.argv[3:]) if len(sys.argv) > 3 else "streammem train tal"
+    command = training_command("tal")
     print(f"training {name} ({args.config}) on {len(fit)} videos, selecting on {len(held.videos)} held-out videos; "
           f"weights -> {out}", flush=True)
     settings = TrainSettings(iterations=args.iterations or 1000, batch_size=args.batch_size or 8, lr=args.lr or 5e-4,
@@ -201,7 +198,7 @@ def _train_encoder(args: argparse.Namespace) -> int:
               "num_labels": 2 + len(classes), "feature_rate": rate}
     model = FrameLabeler(FrameEncoder(width, backbone=args.backbone, image_size=args.image_size), 2 + len(classes))
     labels = ["background", "action middle"] + [f"cue {c}" for c in classes]
-    command = "streammem train tal " + " ".join(shlex.quote(a) for a in sys.argv[3:]) if len(sys.argv) > 3 else "streammem train tal"
+    command = training_command("tal")
     print(f"training the frame encoder ({args.backbone}, {args.image_size}px -> {width}-d) on {len(fit_names)} videos, "
           f"selecting on {len(held_names)} held-out videos; weights -> {out}", flush=True)
     train_data = load_labelled_frames(root, fit_names, keep_every=2)
@@ -628,17 +625,12 @@ def bench(args: argparse.Namespace) -> int:
         how = "state advanced to the last step (filled memory)"
     late_ms, state = timed(args.steps, args.window, state)
     encoder = FrameEncoder(width, backbone=args.backbone).eval()
-    frame = torch.randint(0, 255, (1, 240, 320, 3), dtype=torch.uint8)
-    enc_times = []
-    for _ in range(10):
-        t0 = time.perf_counter()
-        encoder(frame)
-        enc_times.append(time.perf_counter() - t0)
+    frame = np.random.default_rng(0).integers(0, 255, (1, 240, 320, 3), dtype=np.uint8)
     result = {
         "config": args.config, "threads": args.threads, "device": "cpu", "method": how,
         "ms_per_step_at_100": early_ms, f"ms_per_step_at_{args.steps}": late_ms,
         "state_numel_at_100": early_numel, f"state_numel_at_{args.steps}": numel(state),
-        "frame_encoder": args.backbone, "frame_encoder_ms_per_feature": 1000 * float(np.median(enc_times)),
+        "frame_encoder": args.backbone, "frame_encoder_ms_per_feature": _encoder_ms(encoder, frame, repeats=10),
         "paper_model_ms": PAPER_MODEL_MS, "ratio_to_paper": late_ms / PAPER_MODEL_MS,
         "parameters": int(sum(p.numel() for p in model.parameters())),
     }

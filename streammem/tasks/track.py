@@ -9,13 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from streammem.errors import InputError, StreamMemError, atomic_output
+from streammem.tasks import training_command
 
 __all__ = [
     "load_model", "track_frames", "evaluate", "track_parity", "synthetic_clip",
@@ -228,7 +227,7 @@ def train(args: argparse.Namespace) -> int:
     seqs = load_split(args.data, args.split, tuple(model.cfg.image_size))
     suffix = "_nomem" if args.no_memory else ""
     out = args.out or Path("runs/track") / f"memotr_{args.config}{suffix}.safetensors"
-    command = "streammem train track " + " ".join(shlex.quote(a) for a in sys.argv[3:])
+    command = training_command("track")
 
     def save(it: int, metrics: dict | None = None) -> None:
         save_checkpoint(out, model, model_name="memotr", config=model.cfg.to_dict(), training_command=command,

@@ -64,10 +64,10 @@ def load_frame_encoder(path: str | os.PathLike) -> tuple[FrameEncoder, dict]:
     The JSON sidecar's config gives the backbone, image size, output width and label count; the per-frame
     head saved with it (``head.*``) is only used for training and accuracy, not returned.
     """
-    from streammem.checkpoints import load_checkpoint, load_weights
+    from streammem.checkpoints import load_metadata, load_weights
     from streammem.models.matr.encoder_training import FrameLabeler
 
-    _, meta = load_checkpoint(path)
+    meta = load_metadata(path)
     if meta["model"] != ENCODER_MODEL:
         raise InputError(path, f"checkpoint is for model {meta['model']!r}, expected {ENCODER_MODEL!r}")
     cfg = meta["config"]
