@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, fields, is_dataclass
 from typing import Any, TypeVar
 
-__all__ = ["resolve_config"]
+__all__ = ["parse_overrides", "resolve_config"]
 
 C = TypeVar("C")
 
@@ -36,3 +37,21 @@ def resolve_config(
         if isinstance(value, list) and isinstance(known[name].default, tuple):
             base[name] = tuple(value)
     return cls(**base)
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """``["dec_layers=3", "clip_lengths=[2,4]"]`` -> ``{"dec_layers": 3, "clip_lengths": [2, 4]}``.
+
+    Values are JSON (numbers, booleans, lists); anything that is not JSON stays a string. A malformed
+    item is a ``ValueError`` naming it, so a typo on the command line is one clear line.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"config override '{item}' is not KEY=VALUE")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out

@@ -74,6 +74,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of training items made of two utterances joined (teaches sentence starts "
                              "mid-stream, as in long-form audio)")
     parser.add_argument("--join-max", type=int, default=2, help="a joined training item holds 2 .. N utterances")
+    parser.add_argument("--stream-items", type=int, default=0,
+                        help="> 0: train on long streams: each batch row's NTM state carries (detached) to its next "
+                             "item, reset every N items, so the memory learns the contents minutes of audio leave")
+    parser.add_argument("--stream-rows", type=int, default=4, help="parallel streams per batch with --stream-items")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None,
@@ -108,7 +112,8 @@ def train(args: argparse.Namespace) -> int:
     command = training_command("asr")
     options = TrainOptions(minutes=args.minutes, max_steps=args.max_steps, batch_frames=args.batch_frames,
                            lr=args.lr, seed=args.seed, freq_mask=args.freq_mask,
-                           join_fraction=args.join_fraction, join_max=args.join_max)
+                           join_fraction=args.join_fraction, join_max=args.join_max,
+                           stream_items=args.stream_items, stream_rows=args.stream_rows)
 
     def checkpoint(m, step: int) -> None:
         save_checkpoint(out, m, model_name=MODEL, config=m.config.to_dict(), training_command=command,
@@ -337,7 +342,8 @@ def export(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------- bench
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--configs", default="tiny,paper")
-    parser.add_argument("--chunks", type=int, default=300, help="stream length in chunks (latency at 100 vs end)")
+    parser.add_argument("--chunks", type=int, default=300,
+                        help="stream length in 640 ms chunks (latency and RSS at chunk 100 vs the end; 2813 = 30 min)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="JSON results")
 
@@ -364,20 +370,27 @@ def benchmark(config: str, chunks: int) -> dict:
     import torch
     import torchaudio
 
+    from streammem.errors import StreamMemError
     from streammem.models import build_model
+    from streammem.resources import current_rss_mb, peak_rss_mb
 
+    if chunks < 110:
+        raise StreamMemError(f"bench asr --chunks {chunks}: need at least 110 chunks (latency at chunk 100 vs the end)")
     model = build_model(MODEL, config).eval()
     cfg = model.config
     chunk_s = model.chunk_samples / 16000
     gen = torch.Generator().manual_seed(0)
     audio = [0.1 * torch.randn(1, model.chunk_samples, generator=gen) for _ in range(8)]
     latencies = []
+    rss = {}  # resident memory (MiB) after chunk 100 and after the last chunk of each stream
     with torch.no_grad():
         state = model.initial_state(1)
         for i in range(chunks):
             start = time.perf_counter()
             _, state = model(audio[i % len(audio)], state)
             latencies.append(time.perf_counter() - start)
+            if i + 1 in (min(100, chunks), chunks):
+                rss[f"rss_mb_eager_chunk{i + 1}"] = current_rss_mb()
         early = sorted(latencies[90:110])[10]
         late = sorted(latencies[-20:])[10]
         # The exported model (TorchScript: no Python between ops, the NTM loop included), same stream.
@@ -390,6 +403,8 @@ def benchmark(config: str, chunks: int) -> dict:
             start = time.perf_counter()
             _, script_state = scripted(audio[i % len(audio)], script_state)
             script_latencies.append(time.perf_counter() - start)
+            if i + 1 in (min(100, chunks), chunks):
+                rss[f"rss_mb_torchscript_chunk{i + 1}"] = current_rss_mb()
         frames = cfg.chunk_frames
         ntm_state = model.memory.init(1, torch.device("cpu"))
         # NTM per 40 ms frame as the streaming step runs it: forward_sequence over one chunk of C frames
@@ -435,6 +450,9 @@ def benchmark(config: str, chunks: int) -> dict:
         "ratio_full_vs_torchaudio_conformer": ours_full / ta_full,
         "emformer_chunk_ms": 1000 * em_chunk,
         "ratio_step_vs_emformer": ours_chunk / em_chunk,
+        "chunk_latency_ms_torchscript_step100": 1000 * sorted(script_latencies[90:110])[10],
+        **rss,
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 

@@ -208,6 +208,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="weights path (default runs/track/memotr_<config>[_nomem].safetensors)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--checkpoint-every", type=float, default=120.0, help="seconds between checkpoints")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config field, JSON value (repeatable), e.g. --set dec_layers=3 "
+                             "--set clip_lengths=[2,3,4,5]; stored in the weights' JSON")
 
 
 def train(args: argparse.Namespace) -> int:
@@ -223,7 +226,12 @@ def train(args: argparse.Namespace) -> int:
     if args.data == DEFAULT_DATA and not (args.data / f"{args.split}_seqmap.txt").is_file():
         print(f"generating synthetic training sequences (seeds {TRAIN_SEEDS[0]}-{TRAIN_SEEDS[-1]}) in {args.data}")
         write_split(args.data, args.split, TRAIN_SEEDS)
-    model = build(args.config, use_memory=not args.no_memory)
+    from streammem.models.config import parse_overrides
+
+    try:
+        model = build(args.config, use_memory=not args.no_memory, **parse_overrides(args.set))
+    except (ValueError, TypeError) as err:
+        raise StreamMemError(f"train track --set: {err}") from None
     seqs = load_split(args.data, args.split, tuple(model.cfg.image_size))
     suffix = "_nomem" if args.no_memory else ""
     out = args.out or Path("runs/track") / f"memotr_{args.config}{suffix}.safetensors"
@@ -442,12 +450,11 @@ def _component_shares(model, frames, steps: int) -> dict[str, float]:
 
 
 def bench(args: argparse.Namespace) -> int:
-    import resource
-
     import torch
     import torch.nn.functional as F
 
     from streammem.models.memotr import build
+    from streammem.resources import peak_rss_mb
 
     torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)
@@ -472,7 +479,7 @@ def bench(args: argparse.Namespace) -> int:
     result = {
         "size": f"{width}x{height}", "threads": args.threads, "steps": args.steps,
         "fps": args.steps / total, "latency_ms_step100": at_100, f"latency_ms_step{args.steps}": at_end,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
         "state_numel": sum(int(s.numel()) for s in state),
         "share_percent": _component_shares(model, frames, min(200, args.steps)),
     }

@@ -99,7 +99,7 @@ def test_ablation_has_no_memory_parameters_and_full_addressing_builds():
 def test_loss_is_finite_and_trains_all_parts():
     model = _model().train()
     feats = torch.randn(2, 64, 80)
-    loss, parts = model.loss(feats, torch.tensor([64, 48]), [[3, 4, 1, 5], [6, 7]], streaming=True)
+    loss, parts, _ = model.loss(feats, torch.tensor([64, 48]), [[3, 4, 1, 5], [6, 7]], streaming=True)
     loss.backward()
     assert torch.isfinite(loss) and parts["ctc"] > 0 and parts["att"] > 0
     # Content-only addressing of a constant-initialised memory keeps all rows equal, so read weights stay

@@ -7,7 +7,7 @@ import soundfile as sf
 import torch
 
 from streammem.models import build_model
-from streammem.models.conformer_ntm.training import TrainOptions, _items, train
+from streammem.models.conformer_ntm.training import TrainOptions, _items, _stream_batches, train
 
 SMALL = dict(d_model=32, num_heads=2, ffn_dim=64, num_blocks=2, kernel_size=5, subsampling_channels=8,
              chunk_frames=4, left_frames=8, memory_slots=16, memory_dim=4, decoder_layers=1, decoder_ffn_dim=64,
@@ -45,9 +45,9 @@ def test_joined_items_train_on_concatenated_features_and_space_joined_targets(tm
     seen = []
     original = model.loss
 
-    def recording_loss(feats, feat_lengths, targets, streaming):
+    def recording_loss(feats, feat_lengths, targets, streaming, memory=None):
         seen.append((feat_lengths.tolist(), [model.tokenizer.decode(t) for t in targets]))
-        return original(feats, feat_lengths, targets, streaming)
+        return original(feats, feat_lengths, targets, streaming, memory)
 
     monkeypatch.setattr(model, "loss", recording_loss)
     stats = train(model, split, TrainOptions(minutes=5, max_steps=3, batch_frames=100000, join_fraction=1.0,
@@ -59,3 +59,36 @@ def test_joined_items_train_on_concatenated_features_and_space_joined_targets(tm
             first, second = text.split(" ")
             assert n == single[first] + single[second]
     assert float(model.frontend.istd.abs().sum()) > 0 and not model.training
+
+
+def test_stream_batches_give_each_row_its_own_items_and_staggered_resets():
+    plan = list(_stream_batches(count=24, rows=3, stream_items=4, step=0))
+    assert [batch for batch, _ in plan] == [[3 * k, 3 * k + 1, 3 * k + 2] for k in range(8)]
+    fresh = torch.stack([f for _, f in plan])  # (steps, rows)
+    assert fresh[:, 0].nonzero().flatten().tolist() == [0, 4]  # row 0 renews its memory every 4 items
+    assert fresh[:, 1].nonzero().flatten().tolist() == [3, 7]  # staggered by 4 // 3 = 1 item
+    assert fresh.sum(1).max() == 1  # never all rows at once
+    later = next(iter(_stream_batches(count=24, rows=3, stream_items=4, step=1)))[1]
+    assert later.tolist() == fresh[1].tolist()  # the step count, not the epoch, sets the ages
+
+
+def test_streamed_training_carries_the_memory_from_one_item_to_the_next(tmp_path, monkeypatch):
+    split = _corpus(tmp_path, ["AB", "CD", "EF", "GH"])
+    torch.manual_seed(0)
+    model = build_model("conformer_ntm", SMALL | {"memory_init": "random"})
+    fresh = model.initial_memory(2).memory
+    starts = []
+    original = model.loss
+
+    def recording_loss(feats, feat_lengths, targets, streaming, memory=None):
+        starts.append(memory.memory.clone())
+        return original(feats, feat_lengths, targets, streaming, memory)
+
+    monkeypatch.setattr(model, "loss", recording_loss)
+    train(model, split, TrainOptions(minutes=5, max_steps=3, stream_items=2, stream_rows=2, freq_mask=2, warmup=1))
+    assert len(starts) == 3
+    # step 0: both rows fresh; step 1: row 1 renews (stagger), row 0 carries what step 0 wrote
+    assert torch.equal(starts[0], fresh)
+    assert not torch.allclose(starts[1][0], fresh[0]) and torch.equal(starts[1][1], fresh[1])
+    assert torch.equal(starts[2][0], fresh[0]) and not torch.allclose(starts[2][1], fresh[1])
+    assert not starts[1].requires_grad  # carried detached: truncated backpropagation

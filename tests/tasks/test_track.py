@@ -123,3 +123,27 @@ def test_bench_reports_latency_at_both_steps(weights, tmp_path):
     result = json.loads(out.read_text())
     assert {"fps", "latency_ms_step100", "latency_ms_step30", "peak_rss_mb"} <= set(result)
     assert set(result["share_percent"]) == {"backbone", "encoder", "decoder", "memory", "other"}
+
+
+def test_train_applies_config_overrides_and_records_them(tmp_path):
+    data = tmp_path / "data"
+    write_split(data, "train", [1000], SMALL)
+    out = tmp_path / "w.safetensors"
+    rc = main(["train", "track", "--data", str(data), "--iterations", "1", "--threads", "1", "--out", str(out),
+               "--set", "dec_layers=3", "--set", "clip_lengths=[2]", "--set", "clip_milestones=[]"])
+    assert rc == 0
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["config"]["dec_layers"] == 3 and meta["config"]["clip_lengths"] == [2]
+    model = track.load_model(out)
+    assert model.cfg.dec_layers == 3 and len(model.decoder) == 3
+
+
+@pytest.mark.parametrize("setting, message", [("dec_layers", "not KEY=VALUE"), ("no_such_field=1", "unknown memotr")])
+def test_train_bad_override_is_one_line_error(tmp_path, capsys, setting, message):
+    data = tmp_path / "data"
+    write_split(data, "train", [1000], SMALL)
+    rc = main(["train", "track", "--data", str(data), "--iterations", "1", "--set", setting,
+               "--out", str(tmp_path / "w.safetensors")])
+    err = capsys.readouterr().err.strip()
+    assert rc != 0 and message in err and "\n" not in err
+    assert not (tmp_path / "w.safetensors").exists()

@@ -25,7 +25,7 @@ for config in ("tiny", "paper"):
         for name, old in (("before", True), ("after", False)):
             compare.use(old, old)
             model.zero_grad()
-            loss, _ = model.loss(feats, lengths, targets, streaming)
+            loss = model.loss(feats, lengths, targets, streaming)[0]
             loss.backward()
             results[name] = (loss.item(), [p.grad.clone() for p in model.parameters() if p.grad is not None])
         compare.use(False, False)

@@ -210,11 +210,27 @@ class ConformerNTM(nn.Module):
 
         The NTM starts fresh for every utterance (the authors reset it per batch and per utterance).
         """
-        h, out_lengths = self.encoder.forward_sequence(feats, lengths, streaming)
-        state = self.initial_state(h.shape[0])
-        ntm = NTMState(state.memory, state.read_weights, state.write_weights, state.reads)
-        y, _ = self._remember(h, ntm, out_lengths)
+        y, out_lengths, _ = self.encode_from(feats, lengths, streaming, None)
         return y, out_lengths
+
+    @torch.jit.unused
+    def initial_memory(self, batch_size: int) -> NTMState:
+        """The NTM's part of :meth:`initial_state` (a fresh memory per row)."""
+        state = self.initial_state(batch_size)
+        return NTMState(state.memory, state.read_weights, state.write_weights, state.reads)
+
+    @torch.jit.unused
+    def encode_from(
+        self, feats: Tensor, lengths: Tensor, streaming: bool, memory: NTMState | None
+    ) -> tuple[Tensor, Tensor, NTMState]:
+        """:meth:`encode` with the NTM starting from ``memory`` (None: fresh); also returns its final state.
+
+        Training with the state carried from one item of a long stream to the next (truncated
+        backpropagation through time) shows the NTM the memory contents of minutes of audio.
+        """
+        h, out_lengths = self.encoder.forward_sequence(feats, lengths, streaming)
+        y, final = self._remember(h, memory if memory is not None else self.initial_memory(h.shape[0]), out_lengths)
+        return y, out_lengths, final
 
     @torch.jit.unused
     def forward_sequence(self, audio: Tensor, lengths: Tensor, streaming: bool = False) -> tuple[Tensor, Tensor]:
@@ -227,9 +243,15 @@ class ConformerNTM(nn.Module):
         return torch.log_softmax(self.ctc(y), dim=-1), out_lengths
 
     @torch.jit.unused
-    def loss(self, feats: Tensor, feat_lengths: Tensor, targets: list[list[int]], streaming: bool) -> tuple[Tensor, dict[str, float]]:
-        """Hybrid loss: ctc_weight * CTC + (1 - ctc_weight) * label-smoothed attention cross-entropy."""
-        y, lengths = self.encode(feats, feat_lengths, streaming)
+    def loss(
+        self, feats: Tensor, feat_lengths: Tensor, targets: list[list[int]], streaming: bool,
+        memory: NTMState | None = None,
+    ) -> tuple[Tensor, dict[str, float], NTMState]:
+        """Hybrid loss: ctc_weight * CTC + (1 - ctc_weight) * label-smoothed attention cross-entropy.
+
+        The NTM starts from ``memory`` (None: fresh); its final state is returned (not detached).
+        """
+        y, lengths, final = self.encode_from(feats, feat_lengths, streaming, memory)
         log_probs = torch.log_softmax(self.ctc(y), dim=-1)
         flat = torch.tensor([t for seq in targets for t in seq], dtype=torch.long)
         target_lengths = torch.tensor([len(seq) for seq in targets], dtype=torch.long)
@@ -238,7 +260,7 @@ class ConformerNTM(nn.Module):
         att = self.attention_loss(y, lengths, targets)
         w = self.config.ctc_weight
         total = w * ctc + (1 - w) * att
-        return total, {"ctc": float(ctc.detach()), "att": float(att.detach())}
+        return total, {"ctc": float(ctc.detach()), "att": float(att.detach())}, final
 
     @torch.jit.unused
     def attention_loss(self, y: Tensor, lengths: Tensor, targets: list[list[int]]) -> Tensor:

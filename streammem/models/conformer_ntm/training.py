@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import torch
 from torch import Tensor
 
 from streammem.data.librispeech import Utterance, load_audio, read_split
+from streammem.memory.ntm import NTMState
 from streammem.models.conformer_ntm.model import ConformerNTM
 
 __all__ = ["TrainOptions", "FeatureSet", "load_features", "train"]
@@ -38,6 +40,8 @@ class TrainOptions:
     seed: int = 0
     join_fraction: float = 0.0  # share of training items that are several utterances joined (sentence starts mid-stream)
     join_max: int = 2  # a joined item holds 2 .. join_max utterances
+    stream_items: int = 0  # > 0: carry the NTM state (detached) across this many consecutive items per row
+    stream_rows: int = 4  # rows (parallel streams) per batch when stream_items > 0
 
 
 @dataclass
@@ -88,6 +92,22 @@ def _batches(lengths: list[int], batch_frames: int, rng: random.Random) -> list[
     return batches
 
 
+def _stream_batches(count: int, rows: int, stream_items: int, step: int) -> Iterator[tuple[list[int], Tensor]]:
+    """Batches for memory-carrying training: row r reads items r, r + rows, r + 2 rows ... of the epoch (a
+    random order already) as one long stream whose NTM state carries over; each row starts a fresh memory
+    every ``stream_items`` items, rows staggered so the batch always mixes young and old memories.
+    Yields (item indices, (rows,) bool: row starts a fresh memory)."""
+    for k in range(count // rows):
+        age = [(step + k + r * stream_items // rows) % stream_items for r in range(rows)]
+        yield [k * rows + r for r in range(rows)], torch.tensor([a == 0 for a in age])
+
+
+def _reset_rows(memory: NTMState, fresh_memory: NTMState, fresh: Tensor) -> NTMState:
+    """Rows where ``fresh`` is True take ``fresh_memory``'s state, the others keep theirs."""
+    return NTMState(*(torch.where(fresh.view(-1, *([1] * (a.dim() - 1))), b, a)
+                      for a, b in zip(memory, fresh_memory, strict=True)))
+
+
 def train(
     model: ConformerNTM,
     train_dir: str | Path,
@@ -122,11 +142,16 @@ def train(
     step, running = 0, {"loss": 0.0, "ctc": 0.0, "att": 0.0}
     bar = tqdm(total=options.max_steps if options.max_steps < 100000 else None, desc="train asr", unit="step")
     space = model.tokenizer.symbols.index(" ")
+    memory = model.initial_memory(options.stream_rows) if options.stream_items > 0 else None
     while step < options.max_steps and time.monotonic() < deadline:
         items = _items(len(normed), options.join_fraction, rng, options.join_max)
         item_lengths = [sum(lengths[i] for i in item) for item in items]
         item_tokens = [[t for k, i in enumerate(item) for t in ([space] if k else []) + data.tokens[i]] for item in items]
-        for batch in _batches(item_lengths, options.batch_frames, rng):
+        if options.stream_items > 0:
+            plan = _stream_batches(len(items), options.stream_rows, options.stream_items, step)
+        else:
+            plan = ((batch, None) for batch in _batches(item_lengths, options.batch_frames, rng))
+        for batch, fresh in plan:
             if step >= options.max_steps or time.monotonic() >= deadline:
                 break
             longest = max(item_lengths[i] for i in batch)
@@ -138,14 +163,18 @@ def train(
             feats = spec.transpose(1, 2)
             feat_lengths = torch.tensor([item_lengths[i] for i in batch])
             streaming = rng.random() < options.streaming_fraction
-            loss, parts = model.loss(feats, feat_lengths, [item_tokens[i] for i in batch], streaming)
+            if memory is not None and fresh is not None:
+                memory = _reset_rows(memory, model.initial_memory(len(batch)), fresh)
+            loss, parts, final = model.loss(feats, feat_lengths, [item_tokens[i] for i in batch], streaming, memory)
+            if memory is not None:
+                memory = NTMState(*(t.detach() for t in final))
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), options.clip)
             opt.step()
             sched.step()
             step += 1
-            for k, v in (("loss", float(loss)), *parts.items()):
+            for k, v in (("loss", float(loss.detach())), *parts.items()):
                 running[k] = v if step == 1 else 0.98 * running[k] + 0.02 * v
             bar.update(1)
             bar.set_postfix(loss=f"{running['loss']:.1f}", ctc=f"{running['ctc']:.1f}", att=f"{running['att']:.1f}",

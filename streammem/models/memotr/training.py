@@ -207,7 +207,7 @@ def train_loop(model: MeMOTR, seqs: list[Sequence], iterations: int, batch_size:
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
-        parts["loss"] = float(loss)
+        parts["loss"] = float(loss.detach())
         for k, v in parts.items():
             running[k] = v if k not in running else 0.98 * running[k] + 0.02 * v
         if math.isnan(parts["loss"]):
