@@ -41,8 +41,11 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _load_model(weights: str | Path | None, streaming_ok: bool = True):
-    """The shipped (or given) checkpoint, built from the config stored beside it, in eval mode."""
+def _load_model(weights: str | Path | None, streaming_ok: bool = True, int8: bool = False):
+    """The shipped (or given) checkpoint, built from the config stored beside it, in eval mode.
+
+    ``int8``: Linear weights of the streaming path dynamically quantized (``conformer_ntm.quantize``).
+    """
     from streammem.checkpoints import load_metadata, load_weights
     from streammem.errors import InputError
     from streammem.models import build_model
@@ -53,7 +56,17 @@ def _load_model(weights: str | Path | None, streaming_ok: bool = True):
     meta = load_metadata(path)
     model = build_model(MODEL, meta["config"])
     load_weights(model, path, expect_model=MODEL)
+    if int8:
+        from streammem.models.conformer_ntm.quantize import quantize_int8
+
+        return quantize_int8(model)
     return model.eval()
+
+
+def _add_int8_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--int8", action="store_true",
+                        help="int8 dynamic quantization of the streaming path's Linear layers (faster on CPU; "
+                             "accuracy in docs/asr.md)")
 
 
 # ---------------------------------------------------------------------------------------------- train
@@ -176,6 +189,7 @@ def add_transcribe_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", type=Path, default=None, help="default: the shipped tiny weights")
     parser.add_argument("--out", type=Path, default=None, help="write transcript + word timestamps (JSON)")
     parser.add_argument("--threads", type=int, default=2)
+    _add_int8_argument(parser)
 
 
 def transcribe(args: argparse.Namespace) -> int:
@@ -183,7 +197,7 @@ def transcribe(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     from streammem.streams.sources import open_source
 
-    model = _load_model(args.weights)
+    model = _load_model(args.weights, int8=args.int8)
     source = open_source(str(args.file), kind="audio", chunk_seconds=model.chunk_samples / 16000)
     text, words, stats = _stream_source(model, source)
     print(text)
@@ -205,6 +219,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("outputs/asr_demo.json"),
                         help="final transcript with word timestamps")
     parser.add_argument("--threads", type=int, default=2)
+    _add_int8_argument(parser)
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -212,7 +227,7 @@ def demo(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     from streammem.streams.sources import open_source
 
-    model = _load_model(args.weights)
+    model = _load_model(args.weights, int8=args.int8)
     options = {"chunk_seconds": model.chunk_samples / 16000}
     if str(args.source).startswith("mic"):
         options["duration"] = args.seconds
@@ -244,6 +259,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="JSON results (WER, CER, per-bucket)")
+    _add_int8_argument(parser)
 
 
 def _recognize(model, audio, mode: str, decode: str, beam: int) -> str:
@@ -303,10 +319,11 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
             buckets[label] = float(secs)
         except ValueError:
             raise InputError("--buckets", f"expected label=seconds, got {part!r}") from None
-    model = _load_model(args.weights)
+    model = _load_model(args.weights, int8=args.int8)
     result = evaluate(model, args.data, args.split, args.long_split, buckets, args.mode, args.decode, args.beam,
                       args.limit)
     result["weights"] = str(args.weights or _weights())
+    result["int8"] = args.int8
     print(f"{'bucket':>8} {'items':>6} {'minutes':>8} {'WER':>7} {'CER':>7}")
     for label, s in result["buckets"].items():
         print(f"{label:>8} {s['items']:>6} {s['audio_minutes']:>8.1f} {s['WER']:>7.2f} {s['CER']:>7.2f}")
@@ -320,6 +337,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="TorchScript file (.pt)")
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--check-chunks", type=int, default=8, help="eager-vs-scripted parity over this many chunks")
+    _add_int8_argument(parser)
 
 
 def export(args: argparse.Namespace) -> int:
@@ -328,7 +346,7 @@ def export(args: argparse.Namespace) -> int:
 
     from streammem.export import export_torchscript, stream_parity
 
-    model = _load_model(args.weights)
+    model = _load_model(args.weights, int8=args.int8)
     path = export_torchscript(model, args.out)
     scripted = torch.jit.load(str(path))
     gen = torch.Generator().manual_seed(0)
@@ -405,6 +423,21 @@ def benchmark(config: str, chunks: int) -> dict:
             script_latencies.append(time.perf_counter() - start)
             if i + 1 in (min(100, chunks), chunks):
                 rss[f"rss_mb_torchscript_chunk{i + 1}"] = current_rss_mb()
+        # The same stream through the int8 export (quantize.py): latency, and how far its log-probs move.
+        from streammem.models.conformer_ntm.quantize import quantize_int8
+
+        int8 = script(quantize_int8(model))
+        int8_latencies = []
+        int8_state = model.initial_state(1)
+        fp32_state = model.initial_state(1)
+        int8_diff = 0.0
+        for i in range(chunks):
+            start = time.perf_counter()
+            out8, int8_state = int8(audio[i % len(audio)], int8_state)
+            int8_latencies.append(time.perf_counter() - start)
+            if i < 20:
+                out32, fp32_state = scripted(audio[i % len(audio)], fp32_state)
+                int8_diff = max(int8_diff, float((out8 - out32).abs().max()))
         frames = cfg.chunk_frames
         ntm_state = model.memory.init(1, torch.device("cpu"))
         # NTM per 40 ms frame as the streaming step runs it: forward_sequence over one chunk of C frames
@@ -451,6 +484,9 @@ def benchmark(config: str, chunks: int) -> dict:
         "emformer_chunk_ms": 1000 * em_chunk,
         "ratio_step_vs_emformer": ours_chunk / em_chunk,
         "chunk_latency_ms_torchscript_step100": 1000 * sorted(script_latencies[90:110])[10],
+        "rtf_streaming_int8_torchscript": sum(int8_latencies) / (chunks * chunk_s),
+        "chunk_latency_ms_int8_torchscript_last": 1000 * sorted(int8_latencies[-50:])[25],
+        "int8_max_logprob_diff_20_chunks": int8_diff,
         **rss,
         "peak_rss_mb": peak_rss_mb(),
     }

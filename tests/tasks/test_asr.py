@@ -103,6 +103,29 @@ def test_export_runs_with_torch_jit_load_alone(tmp_path, weights):
     assert torch.allclose(a, b, atol=1e-5)
 
 
+@pytest.mark.export
+def test_int8_export_matches_int8_eager_and_stays_close_to_fp32(tmp_path):
+    """Shipped weights: the int8 TorchScript file equals the int8 model and follows the fp32 one closely."""
+    out = tmp_path / "asr_int8.pt"
+    assert main(["export", "asr", "--int8", "--out", str(out), "--check-chunks", "3"]) == 0
+    scripted = torch.jit.load(str(out))
+    int8, fp32 = asr._load_model(None, int8=True), asr._load_model(None)
+    assert int8.encoder.blocks[0].ffn1.net[1].weight().dtype == torch.qint8  # really quantized
+    assert fp32.encoder.blocks[0].ffn1.net[1].weight.dtype == torch.float32  # the source left untouched
+    gen = torch.Generator().manual_seed(0)
+    states = [m.initial_state(1) for m in (scripted, int8, fp32)]
+    agree = total = 0
+    for _ in range(6):
+        chunk = 0.1 * torch.randn(1, fp32.chunk_samples, generator=gen)
+        with torch.no_grad():
+            (a, states[0]), (b, states[1]), (c, states[2]) = (m(chunk, s) for m, s in zip((scripted, int8, fp32), states, strict=True))
+        assert torch.equal(a, b)
+        assert (b.exp() - c.exp()).abs().max() < 0.2  # probabilities: int8 rounding, not a different model
+        agree += int((b.argmax(-1) == c.argmax(-1)).sum())
+        total += b.shape[1]
+    assert agree / total > 0.9
+
+
 def test_weights_shipped_follows_the_weights_file(tmp_path, monkeypatch):
     import streammem.models
 

@@ -130,12 +130,12 @@ def test_train_applies_config_overrides_and_records_them(tmp_path):
     write_split(data, "train", [1000], SMALL)
     out = tmp_path / "w.safetensors"
     rc = main(["train", "track", "--data", str(data), "--iterations", "1", "--threads", "1", "--out", str(out),
-               "--set", "dec_layers=3", "--set", "clip_lengths=[2]", "--set", "clip_milestones=[]"])
+               "--set", "dec_layers=2", "--set", "clip_lengths=[2]", "--set", "clip_milestones=[]"])
     assert rc == 0
     meta = json.loads(out.with_suffix(".json").read_text())
-    assert meta["config"]["dec_layers"] == 3 and meta["config"]["clip_lengths"] == [2]
+    assert meta["config"]["dec_layers"] == 2 and meta["config"]["clip_lengths"] == [2]
     model = track.load_model(out)
-    assert model.cfg.dec_layers == 3 and len(model.decoder) == 3
+    assert model.cfg.dec_layers == 2 and len(model.decoder) == 2
 
 
 @pytest.mark.parametrize("setting, message", [("dec_layers", "not KEY=VALUE"), ("no_such_field=1", "unknown memotr")])

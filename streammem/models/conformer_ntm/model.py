@@ -145,10 +145,10 @@ class ConformerNTM(nn.Module):
     @torch.jit.export
     def initial_state(self, batch_size: int) -> ConformerNTMState:
         """A fresh stream: zero caches, no frames seen, NTM memory at its initial value."""
-        ref = self.ctc.weight
+        ref = self.frontend.mean  # a float buffer: Linear weights may be int8-packed (quantize_int8)
         enc = self.encoder
         blocks = len(enc.blocks)
-        d = ref.shape[1]
+        d = enc.heads * enc.head_dim
         sub = enc.subsampling
         feats = self.frontend.mean.shape[0]
         zeros = ref.new_zeros
