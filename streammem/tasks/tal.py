@@ -109,6 +109,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 def train(args: argparse.Namespace) -> int:
     """Train one variant; the held-out part of the training subset (every 8th video) selects the checkpoint."""
+    import torch
+
+    torch.set_grad_enabled(True)  # other verbs run inference with autograd off process-wide
     if args.stage != "matr":
         return _train_encoder(args)
     from streammem.checkpoints import save_checkpoint

@@ -223,6 +223,7 @@ def train(args: argparse.Namespace) -> int:
     from streammem.models.memotr.training import train_loop
 
     torch.set_num_threads(args.threads)
+    torch.set_grad_enabled(True)  # load_model/bench switch autograd off process-wide for inference
     if args.data == DEFAULT_DATA and not (args.data / f"{args.split}_seqmap.txt").is_file():
         print(f"generating synthetic training sequences (seeds {TRAIN_SEEDS[0]}-{TRAIN_SEEDS[-1]}) in {args.data}")
         write_split(args.data, args.split, TRAIN_SEEDS)
