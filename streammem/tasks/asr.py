@@ -410,7 +410,7 @@ def benchmark(config: str, chunks: int) -> dict:
             start = time.perf_counter()
             _, state = model(audio[i % len(audio)], state)
             latencies.append(time.perf_counter() - start)
-            if i + 1 in (min(100, chunks), chunks):
+            if i + 1 in (100, chunks):
                 rss[f"rss_mb_eager_chunk{i + 1}"] = current_rss_mb()
         early = sorted(latencies[90:110])[10]
         late = sorted(latencies[-20:])[10]
@@ -424,7 +424,7 @@ def benchmark(config: str, chunks: int) -> dict:
             start = time.perf_counter()
             _, script_state = scripted(audio[i % len(audio)], script_state)
             script_latencies.append(time.perf_counter() - start)
-            if i + 1 in (min(100, chunks), chunks):
+            if i + 1 in (100, chunks):
                 rss[f"rss_mb_torchscript_chunk{i + 1}"] = current_rss_mb()
         # The same stream through the int8 export (quantize.py): latency, and how far its log-probs move.
         from streammem.models.conformer_ntm.quantize import quantize_int8

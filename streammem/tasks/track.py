@@ -218,21 +218,20 @@ def train(args: argparse.Namespace) -> int:
 
     from streammem.checkpoints import save_checkpoint
     from streammem.data.synthetic_mot import write_split
+    from streammem.models.config import parse_overrides
     from streammem.models.memotr import build
     from streammem.models.memotr.data import load_split
     from streammem.models.memotr.training import train_loop
 
     torch.set_num_threads(args.threads)
     torch.set_grad_enabled(True)  # load_model/bench switch autograd off process-wide for inference
-    if args.data == DEFAULT_DATA and not (args.data / f"{args.split}_seqmap.txt").is_file():
-        print(f"generating synthetic training sequences (seeds {TRAIN_SEEDS[0]}-{TRAIN_SEEDS[-1]}) in {args.data}")
-        write_split(args.data, args.split, TRAIN_SEEDS)
-    from streammem.models.config import parse_overrides
-
     try:
         model = build(args.config, use_memory=not args.no_memory, **parse_overrides(args.set))
     except (ValueError, TypeError) as err:
         raise StreamMemError(f"train track --set: {err}") from None
+    if args.data == DEFAULT_DATA and not (args.data / f"{args.split}_seqmap.txt").is_file():
+        print(f"generating synthetic training sequences (seeds {TRAIN_SEEDS[0]}-{TRAIN_SEEDS[-1]}) in {args.data}")
+        write_split(args.data, args.split, TRAIN_SEEDS)
     seqs = load_split(args.data, args.split, tuple(model.cfg.image_size))
     suffix = "_nomem" if args.no_memory else ""
     out = args.out or Path("runs/track") / f"memotr_{args.config}{suffix}.safetensors"

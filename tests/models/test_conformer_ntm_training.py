@@ -3,6 +3,7 @@
 import random
 
 import numpy as np
+import pytest
 import soundfile as sf
 import torch
 
@@ -92,3 +93,12 @@ def test_streamed_training_carries_the_memory_from_one_item_to_the_next(tmp_path
     assert not torch.allclose(starts[1][0], fresh[0]) and torch.equal(starts[1][1], fresh[1])
     assert torch.equal(starts[2][0], fresh[0]) and not torch.allclose(starts[2][1], fresh[1])
     assert not starts[1].requires_grad  # carried detached: truncated backpropagation
+
+
+def test_streamed_training_needs_as_many_utterances_as_rows(tmp_path):
+    from streammem.errors import InputError
+
+    split = _corpus(tmp_path, ["AB", "CD"])
+    model = build_model("conformer_ntm", SMALL)
+    with pytest.raises(InputError, match="fewer than the 4 stream rows"):
+        train(model, split, TrainOptions(minutes=1, max_steps=1, stream_items=2, stream_rows=4, freq_mask=2))

@@ -9,18 +9,16 @@ set -e
 cd "$(dirname "$0")/../.."
 S=.venv/bin/streammem
 mkdir -p runs/asr3
-for m in ntm nomem; do
-  $S train asr --resume runs/asr2/${m}_long.safetensors --minutes 90 --max-steps 400 --lr 3e-4 --freq-mask 15 \
-      --join-fraction 0.7 --join-max 8 --stream-items 30 --stream-rows 4 --threads 1 --seed 4 \
-      --out runs/asr3/${m}_stream.safetensors > runs/asr3/train_${m}_stream.log 2>&1 &
-done
-wait
-# Stage 6: 400 more steps, streams twice as long (60 items, ~12 minutes), lower LR.
-for m in ntm nomem; do
-  $S train asr --resume runs/asr3/${m}_stream.safetensors --minutes 90 --max-steps 400 --lr 2e-4 --freq-mask 15 \
-      --join-fraction 0.7 --join-max 8 --stream-items 60 --stream-rows 4 --threads 1 --seed 5 \
-      --out runs/asr3/${m}_stream2.safetensors > runs/asr3/train_${m}_stream2.log 2>&1 &
-done
-wait
+# stage FROM_DIR FROM_SUFFIX TO_SUFFIX LR STREAM_ITEMS SEED: both models side by side, one core each
+stage() {
+  for m in ntm nomem; do
+    $S train asr --resume "$1/${m}_$2.safetensors" --minutes 90 --max-steps 400 --lr "$4" --freq-mask 15 \
+        --join-fraction 0.7 --join-max 8 --stream-items "$5" --stream-rows 4 --threads 1 --seed "$6" \
+        --out "runs/asr3/${m}_$3.safetensors" > "runs/asr3/train_${m}_$3.log" 2>&1 &
+  done
+  wait
+}
+stage runs/asr2 long stream 3e-4 30 4      # stage 5: ~6-minute streams
+stage runs/asr3 stream stream2 2e-4 60 5   # stage 6: ~12-minute streams, lower LR
 cp runs/asr3/ntm_stream2.safetensors streammem/weights/conformer_ntm_tiny.safetensors
 cp runs/asr3/ntm_stream2.json streammem/weights/conformer_ntm_tiny.json

@@ -142,6 +142,10 @@ def train(
     step, running = 0, {"loss": 0.0, "ctc": 0.0, "att": 0.0}
     bar = tqdm(total=options.max_steps if options.max_steps < 100000 else None, desc="train asr", unit="step")
     space = model.tokenizer.symbols.index(" ")
+    if options.stream_items > 0 and len(normed) < options.stream_rows:
+        from streammem.errors import InputError
+
+        raise InputError(train_dir, f"{len(normed)} utterances, fewer than the {options.stream_rows} stream rows")
     memory = model.initial_memory(options.stream_rows) if options.stream_items > 0 else None
     while step < options.max_steps and time.monotonic() < deadline:
         items = _items(len(normed), options.join_fraction, rng, options.join_max)
