@@ -383,9 +383,27 @@ def _timed(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def _stream_latencies(step, state, audio: list, chunks: int, rss: dict[str, float], label: str) -> list[float]:
+    """Seconds per call of ``step(chunk, state)`` over ``chunks`` chunks cycling through ``audio``; the resident
+    memory after chunk 100 and after the last one goes into ``rss`` as ``rss_mb_<label>_chunk<n>``."""
+    import time
+
+    from streammem.resources import current_rss_mb
+
+    latencies = []
+    for i in range(chunks):
+        start = time.perf_counter()
+        _, state = step(audio[i % len(audio)], state)
+        latencies.append(time.perf_counter() - start)
+        if i + 1 in (100, chunks):
+            rss[f"rss_mb_{label}_chunk{i + 1}"] = current_rss_mb()
+    return latencies
+
+
 def benchmark(config: str, chunks: int) -> dict:
-    """Speed of one config (random weights): streaming step latency/RTF (eager and TorchScript), NTM cost
-    per frame, and the same-size torchaudio Conformer (full context) and Emformer (streaming) in the same run."""
+    """Speed of one config (random weights): streaming step latency/RTF and resident memory (eager, TorchScript,
+    int8 TorchScript), NTM cost per frame, and the same-size torchaudio Conformer (full context) and Emformer
+    (streaming) in the same run."""
     import time
 
     import torch
@@ -393,7 +411,7 @@ def benchmark(config: str, chunks: int) -> dict:
 
     from streammem.errors import StreamMemError
     from streammem.models import build_model
-    from streammem.resources import current_rss_mb, peak_rss_mb
+    from streammem.resources import peak_rss_mb
 
     if chunks < 110:
         raise StreamMemError(f"bench asr --chunks {chunks}: need at least 110 chunks (latency at chunk 100 vs the end)")
@@ -402,45 +420,27 @@ def benchmark(config: str, chunks: int) -> dict:
     chunk_s = model.chunk_samples / 16000
     gen = torch.Generator().manual_seed(0)
     audio = [0.1 * torch.randn(1, model.chunk_samples, generator=gen) for _ in range(8)]
-    latencies = []
-    rss = {}  # resident memory (MiB) after chunk 100 and after the last chunk of each stream
+    rss: dict[str, float] = {}  # resident memory (MiB) after chunk 100 and after the last chunk of each stream
     with torch.no_grad():
-        state = model.initial_state(1)
-        for i in range(chunks):
-            start = time.perf_counter()
-            _, state = model(audio[i % len(audio)], state)
-            latencies.append(time.perf_counter() - start)
-            if i + 1 in (100, chunks):
-                rss[f"rss_mb_eager_chunk{i + 1}"] = current_rss_mb()
+        latencies = _stream_latencies(model, model.initial_state(1), audio, chunks, rss, "eager")
         early = sorted(latencies[90:110])[10]
         late = sorted(latencies[-20:])[10]
         # The exported model (TorchScript: no Python between ops, the NTM loop included), same stream.
         from streammem.export import script
 
         scripted = script(model)
-        script_latencies = []
-        script_state = model.initial_state(1)
-        for i in range(chunks):
-            start = time.perf_counter()
-            _, script_state = scripted(audio[i % len(audio)], script_state)
-            script_latencies.append(time.perf_counter() - start)
-            if i + 1 in (100, chunks):
-                rss[f"rss_mb_torchscript_chunk{i + 1}"] = current_rss_mb()
+        script_latencies = _stream_latencies(scripted, model.initial_state(1), audio, chunks, rss, "torchscript")
         # The same stream through the int8 export (quantize.py): latency, and how far its log-probs move.
         from streammem.models.conformer_ntm.quantize import quantize_int8
 
         int8 = script(quantize_int8(model))
-        int8_latencies = []
-        int8_state = model.initial_state(1)
-        fp32_state = model.initial_state(1)
+        int8_latencies = _stream_latencies(int8, model.initial_state(1), audio, chunks, {}, "int8")
+        int8_state, fp32_state = model.initial_state(1), model.initial_state(1)
         int8_diff = 0.0
-        for i in range(chunks):
-            start = time.perf_counter()
+        for i in range(20):
             out8, int8_state = int8(audio[i % len(audio)], int8_state)
-            int8_latencies.append(time.perf_counter() - start)
-            if i < 20:
-                out32, fp32_state = scripted(audio[i % len(audio)], fp32_state)
-                int8_diff = max(int8_diff, float((out8 - out32).abs().max()))
+            out32, fp32_state = scripted(audio[i % len(audio)], fp32_state)
+            int8_diff = max(int8_diff, float((out8 - out32).abs().max()))
         frames = cfg.chunk_frames
         ntm_state = model.memory.init(1, torch.device("cpu"))
         # NTM per 40 ms frame as the streaming step runs it: forward_sequence over one chunk of C frames
