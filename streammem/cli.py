@@ -7,6 +7,7 @@ implementation. Bad input ends in one line on stderr and exit code 2, never a tr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -122,11 +123,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _autograd_for(verb: str) -> contextlib.AbstractContextManager:
+    """Inference verbs run under ``torch.no_grad`` (scoped to the verb, never switched off process-wide);
+    ``train`` keeps autograd; ``score`` does not need torch at all."""
+    if verb in ("train", "score"):
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.no_grad()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with _autograd_for(args.verb):
+            return int(args.func(args) or 0)
     except StreamMemError as err:
         print(f"streammem: error: {err}", file=sys.stderr)
         return 2

@@ -3,10 +3,12 @@
 ``{root}/{split}/<seq>/{img1/00000001.jpg, gt/gt.txt, seqinfo.ini}`` plus ``{root}/{split}_seqmap.txt``, so
 :mod:`streammem.data.mot` and the tracking evaluator read them as they read DanceTrack.
 
-Every object is the same bright disc: identity cannot be kept from appearance. Objects curve (turn rate
-random-walks), cross each other, pass behind occluding pillars for longer than a second, enter and leave
+By default every object is the same bright disc: identity cannot be kept from appearance. Objects curve (turn
+rate random-walks), cross each other, pass behind occluding pillars for longer than a second, enter and leave
 through the borders; the camera shakes and the sensor is noisy. Only motion and memory carry identity.
-Small frames (160x120 by default) keep it learnable on a CPU.
+``tints`` with more than one colour gives the look-alike variant (DanceTrack's groups in one costume): each
+object wears one of a few close tints, so with more objects than tints appearance narrows identity down but
+never settles it. Small frames (160x120 by default) keep it learnable on a CPU.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 
 from streammem.errors import atomic_output
 
-__all__ = ["SyntheticMOTConfig", "render_sequence", "write_sequence", "write_split", "write_video"]
+__all__ = ["LOOKALIKE_TINTS", "SyntheticMOTConfig", "render_sequence", "write_sequence", "write_split", "write_video"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,10 @@ class SyntheticMOTConfig:
     min_visibility: float = 0.3  # boxes less visible than this are not annotated
     noise: float = 6.0
     shake: float = 1.5
+    tints: tuple[tuple[int, int, int], ...] = ((225, 215, 90),)  # RGB; one object wears one tint for life
+
+
+LOOKALIKE_TINTS = ((225, 215, 90), (235, 160, 80), (170, 220, 120))  # yellow, orange, pale green
 
 
 @dataclass
@@ -53,6 +59,7 @@ class _Object:
     speed: float
     turn: float
     leaving_at: int
+    tint: tuple[int, int, int] = (225, 215, 90)
 
 
 def _spawn(rng: np.random.Generator, cfg: SyntheticMOTConfig, track_id: int, frame: int, inside: bool) -> _Object:
@@ -91,6 +98,7 @@ def render_sequence(cfg: SyntheticMOTConfig, seed: int) -> tuple[list[np.ndarray
         gt: (N, 9) DanceTrack rows ``frame, id, x, y, w, h, 1, 1, visibility`` (1-based frames, ids from 1).
     """
     rng = np.random.default_rng(seed)
+    tint_rng = np.random.default_rng([seed, 7])  # its own stream: tints never change the scene's motion
     w, h, s = cfg.width, cfg.height, cfg.object_size
     margin = int(math.ceil(cfg.shake * 4)) + 2
     background = _background(rng, cfg, margin)
@@ -109,6 +117,7 @@ def render_sequence(cfg: SyntheticMOTConfig, seed: int) -> tuple[list[np.ndarray
     objects = []
     for _ in range(int(rng.integers(cfg.min_objects, cfg.max_objects + 1))):
         objects.append(_spawn(rng, cfg, next_id, 0, inside=True))
+        objects[-1].tint = cfg.tints[int(tint_rng.integers(len(cfg.tints)))]
         next_id += 1
     cam = np.zeros(2)
     frames: list[np.ndarray] = []
@@ -126,7 +135,7 @@ def render_sequence(cfg: SyntheticMOTConfig, seed: int) -> tuple[list[np.ndarray
             if xa >= xb or ya >= yb:
                 continue
             alpha = disc[ya - y0 : yb - y0, xa - x0 : xb - x0, None]
-            image[ya:yb, xa:xb] = image[ya:yb, xa:xb] * (1 - alpha) + np.array([225, 215, 90]) * alpha
+            image[ya:yb, xa:xb] = image[ya:yb, xa:xb] * (1 - alpha) + np.array(obj.tint) * alpha
             label[ya:yb, xa:xb][alpha[..., 0] > 0.5] = obj.track_id
         for px, py, pw, ph in pillars:
             image[py : py + ph, px : px + pw] = (60, 70, 150)
@@ -164,6 +173,7 @@ def render_sequence(cfg: SyntheticMOTConfig, seed: int) -> tuple[list[np.ndarray
         objects = survivors
         if len(objects) < cfg.max_objects and rng.random() < 0.04:
             objects.append(_spawn(rng, cfg, next_id, t, inside=False))
+            objects[-1].tint = cfg.tints[int(tint_rng.integers(len(cfg.tints)))]
             next_id += 1
     gt = np.asarray(rows, dtype=np.float64).reshape(-1, 9)
     return frames, gt
@@ -213,3 +223,26 @@ def write_video(path: str | os.PathLike, cfg: SyntheticMOTConfig, seed: int) -> 
             writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         writer.release()
     return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m streammem.data.synthetic_mot ROOT --split val --seeds 5000-5007 [--lookalike]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m streammem.data.synthetic_mot", description=main.__doc__)
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--seeds", required=True, help="FIRST-LAST (inclusive), e.g. 1000-1023")
+    parser.add_argument("--lookalike", action="store_true",
+                        help=f"objects wear one of {len(LOOKALIKE_TINTS)} close tints instead of one colour")
+    args = parser.parse_args(argv)
+    first, _, last = args.seeds.partition("-")
+    seeds = list(range(int(first), int(last or first) + 1))
+    cfg = SyntheticMOTConfig(tints=LOOKALIKE_TINTS) if args.lookalike else SyntheticMOTConfig()
+    names = write_split(args.root, args.split, seeds, cfg)
+    print(f"{len(names)} sequences written to {args.root / args.split}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

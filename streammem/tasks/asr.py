@@ -104,10 +104,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def train(args: argparse.Namespace) -> int:
     """Train on ``<data>/train`` with periodic checkpoints to ``--out``; writes the corpus first if missing."""
-    import torch
-
     _set_threads(args.threads)
-    torch.set_grad_enabled(True)  # other verbs run inference with autograd off process-wide
     from streammem.checkpoints import save_checkpoint
     from streammem.data.synthetic_speech import write_corpus
     from streammem.models import build_model

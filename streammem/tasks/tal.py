@@ -62,8 +62,6 @@ def _ensure_data(root: Path) -> Path:
 
 def load_model(weights: str | os.PathLike | None = None):
     """(model, meta) in eval mode from weights (default: shipped tiny MATR); the config comes from the JSON."""
-    import torch
-
     from streammem.checkpoints import load_metadata, load_weights
     from streammem.models.matr import build, make_config
     from streammem.models.matr.baseline import FrameClassifier
@@ -75,7 +73,6 @@ def load_model(weights: str | os.PathLike | None = None):
     cfg = make_config(meta["config"])
     model = FrameClassifier(cfg) if meta.get("model") == VARIANTS["oad"] else build(cfg.to_dict())
     meta = load_weights(model, path)
-    torch.set_grad_enabled(False)
     return model.eval(), meta
 
 
@@ -109,9 +106,6 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 def train(args: argparse.Namespace) -> int:
     """Train one variant; the held-out part of the training subset (every 8th video) selects the checkpoint."""
-    import torch
-
-    torch.set_grad_enabled(True)  # other verbs run inference with autograd off process-wide
     if args.stage != "matr":
         return _train_encoder(args)
     from streammem.checkpoints import save_checkpoint
@@ -598,7 +592,6 @@ def bench(args: argparse.Namespace) -> int:
     from streammem.models.matr.frontend import FrameEncoder
 
     _threads(args.threads)
-    torch.set_grad_enabled(False)
     model = build(args.config).eval()
     width = sum(model.feature_dims)
     feats = torch.randn(args.steps + args.window + 1, 1, width)

@@ -37,8 +37,6 @@ def _weights_path(config: str = "tiny") -> Path:
 
 def load_model(weights: str | os.PathLike | None = None, **overrides: Any):
     """MeMOTR in eval mode with the given (or shipped) weights; its config comes from the weights' JSON."""
-    import torch
-
     from streammem.checkpoints import load_checkpoint
     from streammem.models.memotr import build
 
@@ -52,7 +50,6 @@ def load_model(weights: str | os.PathLike | None = None, **overrides: Any):
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise InputError(path, f"weights do not fit memotr ({len(missing)} missing, {len(unexpected)} unexpected)")
-    torch.set_grad_enabled(False)
     return model.eval()
 
 
@@ -62,8 +59,15 @@ def track_frames(model, frames, width: int, height: int, baseline: bool = False)
     (width, height).
 
     ``baseline`` runs the Kalman + Hungarian tracker on the same model's detections instead of MeMOTR's
-    track queries.
+    track queries. Runs without autograd (the state would otherwise chain a graph through the whole video).
     """
+    import torch
+
+    with torch.no_grad():
+        return _track_frames(model, frames, width, height, baseline)
+
+
+def _track_frames(model, frames, width: int, height: int, baseline: bool):
     import numpy as np
 
     from streammem.data.mot import MotBoxes
@@ -208,6 +212,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="weights path (default runs/track/memotr_<config>[_nomem].safetensors)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--checkpoint-every", type=float, default=120.0, help="seconds between checkpoints")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="start from these safetensors weights (fine-tuning) and their stored config; "
+                             "--set and --no-memory still apply, --config is ignored")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config field, JSON value (repeatable), e.g. --set dec_layers=3 "
                              "--set clip_lengths=[2,3,4,5]; stored in the weights' JSON")
@@ -224,9 +231,12 @@ def train(args: argparse.Namespace) -> int:
     from streammem.models.memotr.training import train_loop
 
     torch.set_num_threads(args.threads)
-    torch.set_grad_enabled(True)  # load_model/bench switch autograd off process-wide for inference
     try:
-        model = build(args.config, use_memory=not args.no_memory, **parse_overrides(args.set))
+        overrides = parse_overrides(args.set)
+        if args.init is not None:
+            model = load_model(args.init, use_memory=not args.no_memory, **overrides)
+        else:
+            model = build(args.config, use_memory=not args.no_memory, **overrides)
     except (ValueError, TypeError) as err:
         raise StreamMemError(f"train track --set: {err}") from None
     if args.data == DEFAULT_DATA and not (args.data / f"{args.split}_seqmap.txt").is_file():
@@ -381,12 +391,13 @@ def track_parity(eager, scripted, frames) -> tuple[bool, float]:
 
     s_eager, s_script = eager.initial_state(1), scripted.initial_state(1)
     same, worst = True, 0.0
-    for t in range(frames.shape[0]):
-        a, s_eager = eager(frames[t : t + 1], s_eager)
-        b, s_script = scripted(frames[t : t + 1], s_script)
-        same = same and bool(torch.equal(a.keep, b.keep)) and bool(torch.equal(a.ids[a.keep], b.ids[b.keep]))
-        if same and bool(a.keep.any()):
-            worst = max(worst, float((a.boxes[a.keep] - b.boxes[b.keep]).abs().max()))
+    with torch.no_grad():
+        for t in range(frames.shape[0]):
+            a, s_eager = eager(frames[t : t + 1], s_eager)
+            b, s_script = scripted(frames[t : t + 1], s_script)
+            same = same and bool(torch.equal(a.keep, b.keep)) and bool(torch.equal(a.ids[a.keep], b.ids[b.keep]))
+            if same and bool(a.keep.any()):
+                worst = max(worst, float((a.boxes[a.keep] - b.boxes[b.keep]).abs().max()))
     return same, worst
 
 
@@ -457,7 +468,6 @@ def bench(args: argparse.Namespace) -> int:
     from streammem.resources import peak_rss_mb
 
     torch.set_num_threads(args.threads)
-    torch.set_grad_enabled(False)
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))
     except ValueError:

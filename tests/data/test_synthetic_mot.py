@@ -4,7 +4,13 @@ import numpy as np
 
 from streammem.data.mot import find_sequences, read_mot_ground_truth, read_seqinfo
 from streammem.data.mot_frames import read_frame
-from streammem.data.synthetic_mot import SyntheticMOTConfig, render_sequence, write_split
+from streammem.data.synthetic_mot import (
+    LOOKALIKE_TINTS,
+    SyntheticMOTConfig,
+    main,
+    render_sequence,
+    write_split,
+)
 
 CFG = SyntheticMOTConfig(num_frames=40)
 
@@ -43,3 +49,36 @@ def test_objects_look_alike_and_are_hidden_longer_than_a_second():
             gaps.append(np.diff(frames).max(initial=1))
     assert sizes == {(cfg.object_size, cfg.object_size)}  # every fully visible object has the same box size
     assert max(gaps) > cfg.fps  # some object is absent from the annotations for more than a second
+
+
+def _disc_colours(frame: np.ndarray, gt: np.ndarray, t: int) -> list[tuple[int, int, int]]:
+    """Mean colour at the centre of every fully visible object in frame t (1-based)."""
+    out = []
+    for row in gt[(gt[:, 0] == t) & (gt[:, 8] >= 0.999)]:
+        cx, cy = int(row[2] + row[4] / 2), int(row[3] + row[5] / 2)
+        out.append(tuple(int(v) for v in frame[cy - 2 : cy + 3, cx - 2 : cx + 3].reshape(-1, 3).mean(0)))
+    return out
+
+
+def test_lookalike_variant_changes_colours_not_the_scene():
+    plain, lookalike = CFG, SyntheticMOTConfig(num_frames=40, tints=LOOKALIKE_TINTS)
+    colours, plain_colours = [], []
+    for seed in (3, 4, 5, 6):
+        fa, ga = render_sequence(plain, seed)
+        fb, gb = render_sequence(lookalike, seed)
+        assert np.array_equal(ga, gb)  # same motion, occlusions and annotations
+        for t in (5, 15, 25, 35):
+            colours += _disc_colours(fb[t - 1], gb, t)
+            plain_colours += _disc_colours(fa[t - 1], ga, t)
+    # one colour for every disc by default: centre colours differ by camera noise only
+    plain_colours = np.array(plain_colours)
+    assert len(plain_colours) > 5 and np.abs(plain_colours - plain_colours.mean(0)).max() < 40
+    # the variant shows more than one tint, and more objects than tints (so tints repeat)
+    nearest = {int(np.abs(np.array(LOOKALIKE_TINTS) - np.array(c)).sum(1).argmin()) for c in colours}
+    assert len(nearest) > 1 and len(colours) > len(LOOKALIKE_TINTS)
+
+
+def test_generator_command_writes_a_lookalike_split(tmp_path, capsys):
+    assert main([str(tmp_path), "--split", "val", "--seeds", "7-8", "--lookalike"]) == 0
+    assert find_sequences(tmp_path / "val", tmp_path / "val_seqmap.txt") == ["synth00007", "synth00008"]
+    assert "2 sequences" in capsys.readouterr().out

@@ -94,6 +94,33 @@ def test_birth_miss_and_death_follow_the_thresholds():
     assert state.next_id.item() == model.max_tracks
 
 
+def test_duplicate_tracks_ends_the_younger_of_two_found_tracks_on_one_object():
+    boxes = torch.tensor([[[0.5, 0.5, 0.1, 0.1], [0.51, 0.5, 0.1, 0.1], [0.2, 0.2, 0.1, 0.1], [0.2, 0.2, 0.1, 0.1]]])
+    ids = torch.tensor([[7, 3, 5, 9]])
+    seen = torch.tensor([[True, True, True, False]])
+    dup = MeMOTR.duplicate_tracks(boxes, ids, seen, 0.5)
+    # slot 0 (id 7) overlaps the older id 3: ended; slot 3 sits on slot 2 but was not found: its box is frozen
+    assert dup.tolist() == [[True, False, False, False]]
+    assert not MeMOTR.duplicate_tracks(boxes, ids, seen, 0.95).any()  # IoU 0.82 is under this threshold
+
+
+@pytest.mark.parametrize("dedupe_iou", [0.0, 0.5])
+def test_runtime_dedupe_is_off_by_default_and_keeps_one_track_per_object(dedupe_iou):
+    model = _small(dedupe_iou=dedupe_iou)
+    _confident(model, 4.0)
+    with torch.no_grad():  # every detect query predicts the same box: six births on one object
+        for head in model.bbox_embed:
+            head.layers[-1].weight.zero_()
+        model.det_anchor.weight.zero_()
+    out, state = model(torch.randn(1, 3, H, W), model.initial_state(1))
+    if dedupe_iou == 0.0:  # the paper's runtime: no NMS, every slot takes a birth
+        assert int(state.alive.sum()) == model.max_tracks
+    else:
+        assert int(state.alive.sum()) == 1 and int(out.keep.sum()) == 1
+        assert state.ids[state.alive].tolist() == [0]  # the oldest id survives
+        assert ((state.ids == -1) == ~state.alive).all() and (state.query[~state.alive] == 0).all()
+
+
 def test_long_term_memory_is_an_ema_with_lambda():
     model = _small()
     k, d = model.max_tracks, model.dim
@@ -163,8 +190,9 @@ def test_forward_sequence_equals_the_step_loop():
 
 
 @pytest.mark.export
-def test_torchscript_step_matches_eager():
-    model = _small()
+@pytest.mark.parametrize("dedupe_iou", [0.0, 0.5])
+def test_torchscript_step_matches_eager(dedupe_iou):
+    model = _small(dedupe_iou=dedupe_iou)
     _confident(model, 0.0)
     scripted = torch.jit.script(model)
     s_e, s_s = model.initial_state(1), scripted.initial_state(1)

@@ -138,6 +138,37 @@ def test_train_applies_config_overrides_and_records_them(tmp_path):
     assert model.cfg.dec_layers == 2 and len(model.decoder) == 2
 
 
+def test_inference_verbs_scope_autograd_instead_of_switching_it_off(dataset, weights, tmp_path, monkeypatch):
+    seen = []
+    real = track.track_frames
+
+    def spy(*args, **kwargs):
+        seen.append(torch.is_grad_enabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(track, "track_frames", spy)
+    assert torch.is_grad_enabled()
+    track.load_model(weights)
+    assert torch.is_grad_enabled()  # loading weights leaves the process's autograd alone
+    assert main(["eval", "track", str(dataset), "--weights", str(weights), "--threads", "1",
+                 "--out", str(tmp_path / "m.json")]) == 0
+    assert seen == [False, False] and torch.is_grad_enabled()  # off inside the verb only
+
+
+def test_train_init_starts_from_the_given_weights(weights, tmp_path):
+    data = tmp_path / "data"
+    write_split(data, "train", [1000], SMALL)
+    out = tmp_path / "w.safetensors"
+    rc = main(["train", "track", "--data", str(data), "--iterations", "1", "--threads", "1", "--out", str(out),
+               "--init", str(weights), "--set", "clip_lengths=[2]", "--set", "clip_milestones=[]", "--set", "lr=0",
+               "--set", "lr_backbone=0", "--set", "lr_points=0"])
+    assert rc == 0
+    start, tuned = track.load_model(weights), track.load_model(out)
+    assert tuned.cfg.num_queries == 8 and tuned.cfg.clip_lengths == (2,)  # the init's config, then --set
+    for (name, a), b in zip(start.state_dict().items(), tuned.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name  # learning rate 0: one step leaves the initial weights as they were
+
+
 @pytest.mark.parametrize("setting, message", [("dec_layers", "not KEY=VALUE"), ("no_such_field=1", "unknown memotr")])
 def test_train_bad_override_is_one_line_error(tmp_path, capsys, setting, message):
     data = tmp_path / "data"

@@ -171,7 +171,6 @@ def finetune(init: str, out: str, iters: str, *overrides: str) -> None:
         model.load_state_dict(state)
     else:
         model = load_model(init or None, **ov)
-    torch.set_grad_enabled(True)
     seqs = load_split("runs/synth_track", "train", tuple(model.cfg.image_size))
     t0 = time.time()
     run = train_loop(model, seqs, int(iters), 2, 1, progress=False, lr_drop=0.8, log=lambda s: print(s, flush=True))
@@ -184,4 +183,6 @@ def finetune(init: str, out: str, iters: str, *overrides: str) -> None:
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    {"births": births, "probe": probe, "sweep": sweep, "trainstats": trainstats, "finetune": finetune}[sys.argv[1]](*sys.argv[2:])
+    verb = sys.argv[1]
+    torch.set_grad_enabled(verb == "finetune")  # the diagnostics are inference only
+    {"births": births, "probe": probe, "sweep": sweep, "trainstats": trainstats, "finetune": finetune}[verb](*sys.argv[2:])

@@ -33,6 +33,7 @@ class MeMOTRConfig:
     result_thresh: float = 0.5
     miss_tolerance: int = 30
     min_area: float = 100.0  # px^2 at the input resolution
+    dedupe_iou: float = 0.0  # > 0: end a found track overlapping an older found track this much (not in the paper)
     image_size: tuple[int, int] = (800, 1536)  # (short side, max long side) at inference
     # training
     lr: float = 2e-4

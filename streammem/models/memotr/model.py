@@ -13,7 +13,7 @@ from typing import Final, NamedTuple
 import torch
 import torchvision
 from torch import Tensor, nn
-from torchvision.ops import box_convert
+from torchvision.ops import box_convert, box_iou
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from streammem.memory.long_term import LongTermMemory, LongTermState
@@ -246,6 +246,7 @@ class MeMOTR(nn.Module):
     result_thresh: Final[float]
     miss_tolerance: Final[int]
     min_area: Final[float]
+    dedupe_iou: Final[float]
     pos_temperature: Final[float]
 
     def __init__(self, cfg: MeMOTRConfig) -> None:
@@ -257,6 +258,7 @@ class MeMOTR(nn.Module):
         self.num_levels, self.dec_layers = cfg.num_levels, cfg.dec_layers
         self.update_thresh, self.det_thresh, self.result_thresh = cfg.update_thresh, cfg.det_thresh, cfg.result_thresh
         self.miss_tolerance, self.min_area = cfg.miss_tolerance, cfg.min_area
+        self.dedupe_iou = cfg.dedupe_iou
         self.pos_temperature = cfg.pos_temperature
         d = cfg.dim
         self.backbone = _ConvStem(cfg.stem_channels) if cfg.backbone == "stem" else _ResNetBackbone(cfg.backbone)
@@ -396,6 +398,24 @@ class MeMOTR(nn.Module):
         return src, take
 
     @staticmethod
+    def duplicate_tracks(boxes: Tensor, ids: Tensor, seen: Tensor, iou_thresh: float) -> Tensor:
+        """Tracks to end because an older track sees the same object (not in the official code; off at 0).
+
+        Args:
+            boxes: (B, K, 4) cx, cy, w, h; ids: (B, K); seen: (B, K) bool, slots whose object was found this
+            frame (a missed track's frozen box never ends another track, nor is ended).
+        Returns:
+            (B, K) bool: seen slots overlapping an older seen slot at IoU > iou_thresh.
+        """
+        xyxy = box_convert(boxes, "cxcywh", "xyxy")
+        rows: list[Tensor] = []
+        for b in range(boxes.shape[0]):  # torchvision's box_iou is not batched
+            both = seen[b].unsqueeze(1) & seen[b].unsqueeze(0)
+            older = ids[b].unsqueeze(0) < ids[b].unsqueeze(1)  # [i, j]: j is older than i
+            rows.append((both & older & (box_iou(xyxy[b], xyxy[b]) > iou_thresh)).any(1))
+        return torch.stack(rows)
+
+    @staticmethod
     def gather_slots(x: Tensor, src: Tensor) -> Tensor:
         """(B, N, F) rows picked by src (B, K) -> (B, K, F)."""
         return x.gather(1, src.unsqueeze(-1).expand(src.shape[0], src.shape[1], x.shape[2]))
@@ -453,6 +473,10 @@ class MeMOTR(nn.Module):
         ids = torch.where(born, new_ids, torch.where(alive, state.ids, torch.full_like(state.ids, -1)))
         next_id = state.next_id + born.long().sum(1)
         alive = alive | born
+        if self.dedupe_iou > 0.0:
+            dup = self.duplicate_tracks(boxes, ids, alive & (scores >= self.update_thresh), self.dedupe_iou)
+            alive, born = alive & ~dup, born & ~dup
+            ids = torch.where(alive, ids, torch.full_like(ids, -1))
         misses = torch.where(alive & ~born, misses, torch.zeros_like(misses))
         query, ref, last, mem = self.update_tracks(out, pre, boxes, scores, born, alive, state)
         h, w = frame.shape[2], frame.shape[3]
