@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A 4x larger held-out split (seeds 5000-5031, 32 x 200 frames; it contains the 8 standard test sequences) for
 # both data variants, to tell a memory effect from one sequence's luck. `identical`: the shipped-recipe models
-# (runs/track3); `lookalike`: the round-2 look-alike models (runs/track4, tools/experiments/track_lookalike.sh).
+# (runs/track3); `lookalike`: the look-alike models of rounds 2 and 1 (runs/track4, tools/experiments/track_lookalike.sh).
 set -e
 cd "$(dirname "$0")/../.."
 S=.venv/bin/streammem
@@ -22,6 +22,8 @@ else
   run memotr_look2 $D runs/track4/memotr_look2.safetensors
   run nomem_look2 $D runs/track4/nomem_look2.safetensors
   run kalman_look2 $D runs/track4/memotr_look2.safetensors --tracker bytetrack
+  # round 1's models too
   run memotr_look $D runs/track4/memotr_look.safetensors
   run nomem_look $D runs/track4/nomem_look.safetensors
+  run kalman_look $D runs/track4/memotr_look.safetensors --tracker bytetrack
 fi

@@ -3,6 +3,8 @@
 # so appearance narrows identity down but never settles it. Both shipped-recipe models (runs/track3, from
 # track_train_long.sh) are fine-tuned on it with the same schedule (4,000 iterations x 2 clips of 5 frames,
 # lr 2e-4), one core each, then scored on its held-out split (seeds 5000-5007) with the Kalman baseline.
+# `track_lookalike.sh round2`: 8,000 more iterations of the same schedule from round 1's weights, same scoring.
+# `track_lookalike.sh eval`: round 1's scoring only.
 set -e
 cd "$(dirname "$0")/../.."
 S=.venv/bin/streammem
@@ -38,5 +40,3 @@ $S eval track $D --threads 1 --weights $W/memotr_look.safetensors --tracker byte
 $S eval track $D --threads 1 --weights runs/track3/memotr.safetensors --out $W/eval/memotr_untuned.json 2>/dev/null
 .venv/bin/python tools/experiments/track_events.py $D val memotr=$W/eval/memotr_look_tracks \
     nomem=$W/eval/nomem_look_tracks kalman=$W/eval/bytetrack_look_tracks | tee $W/eval/events.md
-# round 2 (`track_lookalike.sh round2`): 8,000 more iterations of the same schedule from round 1's weights,
-# then the same scoring; dedupe/miss-tolerance settings are read off the dev split (runs/synth_track_lookalike_dev)
