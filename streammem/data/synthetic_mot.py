@@ -59,11 +59,13 @@ class _Object:
     speed: float
     turn: float
     leaving_at: int
-    tint: tuple[int, int, int] = (225, 215, 90)
+    tint: tuple[int, int, int]
 
 
-def _spawn(rng: np.random.Generator, cfg: SyntheticMOTConfig, track_id: int, frame: int, inside: bool) -> _Object:
-    """A new object: inside the frame (first frame) or just outside a border heading in."""
+def _spawn(rng: np.random.Generator, tint_rng: np.random.Generator, cfg: SyntheticMOTConfig, track_id: int,
+           frame: int, inside: bool) -> _Object:
+    """A new object: inside the frame (first frame) or just outside a border heading in; its tint comes from
+    ``tint_rng``, so the tints never change the motion drawn from ``rng``."""
     s = cfg.object_size
     speed = float(rng.uniform(*cfg.speed))
     life = int(rng.integers(cfg.num_frames // 3, cfg.num_frames))
@@ -80,7 +82,9 @@ def _spawn(rng: np.random.Generator, cfg: SyntheticMOTConfig, track_id: int, fra
             x = rng.uniform(s, cfg.width - s)
             y = -s / 2 + 1 if side == 2 else cfg.height + s / 2 - 1
             heading = (math.pi / 2 if side == 2 else -math.pi / 2) + rng.uniform(-0.6, 0.6)
-    return _Object(track_id, float(x), float(y), float(heading), speed, float(rng.uniform(-0.05, 0.05)), frame + life)
+    tint = cfg.tints[int(tint_rng.integers(len(cfg.tints)))]
+    return _Object(track_id, float(x), float(y), float(heading), speed, float(rng.uniform(-0.05, 0.05)), frame + life,
+                   tint)
 
 
 def _background(rng: np.random.Generator, cfg: SyntheticMOTConfig, margin: int) -> np.ndarray:
@@ -98,7 +102,7 @@ def render_sequence(cfg: SyntheticMOTConfig, seed: int) -> tuple[list[np.ndarray
         gt: (N, 9) DanceTrack rows ``frame, id, x, y, w, h, 1, 1, visibility`` (1-based frames, ids from 1).
     """
     rng = np.random.default_rng(seed)
-    tint_rng = np.random.default_rng([seed, 7])  # its own stream: tints never change the scene's motion
+    tint_rng = np.random.default_rng([seed, 7])  # its own stream (see _spawn)
     w, h, s = cfg.width, cfg.height, cfg.object_size
     margin = int(math.ceil(cfg.shake * 4)) + 2
     background = _background(rng, cfg, margin)
@@ -116,8 +120,7 @@ def render_sequence(cfg: SyntheticMOTConfig, seed: int) -> tuple[list[np.ndarray
     next_id = 1
     objects = []
     for _ in range(int(rng.integers(cfg.min_objects, cfg.max_objects + 1))):
-        objects.append(_spawn(rng, cfg, next_id, 0, inside=True))
-        objects[-1].tint = cfg.tints[int(tint_rng.integers(len(cfg.tints)))]
+        objects.append(_spawn(rng, tint_rng, cfg, next_id, 0, inside=True))
         next_id += 1
     cam = np.zeros(2)
     frames: list[np.ndarray] = []
@@ -172,8 +175,7 @@ def render_sequence(cfg: SyntheticMOTConfig, seed: int) -> tuple[list[np.ndarray
                 survivors.append(obj)
         objects = survivors
         if len(objects) < cfg.max_objects and rng.random() < 0.04:
-            objects.append(_spawn(rng, cfg, next_id, t, inside=False))
-            objects[-1].tint = cfg.tints[int(tint_rng.integers(len(cfg.tints)))]
+            objects.append(_spawn(rng, tint_rng, cfg, next_id, t, inside=False))
             next_id += 1
     gt = np.asarray(rows, dtype=np.float64).reshape(-1, 9)
     return frames, gt

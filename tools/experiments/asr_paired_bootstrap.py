@@ -3,7 +3,7 @@
 Usage: python tools/experiments/asr_paired_bootstrap.py EVAL_A EVAL_B [DATA=runs/synth_speech] [N=10000]
 EVAL_A/B are `streammem eval asr` outputs on the same data (they keep the hypotheses). In a long-form
 recording each reference word belongs to the utterance it was spoken in; jiwer's alignment charges every
-error to a word (insertions to the word after them, as tools/experiments/asr_position.py does), so errors
+error to a word (insertions to the word after them; asr_position.per_word_errors), so errors
 add up per utterance and the bucket's WER is unchanged. Utterances are resampled with replacement, the
 same ones for A and B (paired); the 95 % interval is the 2.5th-97.5th percentile of WER(A) - WER(B).
 Utterances inside one recording are not independent (the memory runs through them), so the intervals of
@@ -14,25 +14,11 @@ import json
 import sys
 from pathlib import Path
 
-import jiwer
 import numpy as np
+from asr_position import BUCKETS, per_word_errors  # same folder: the per-word error charging
 
 from streammem.data.librispeech import long_form_sets, read_split
 from streammem.evaluation.functional.speech import normalize_transcript
-
-BUCKETS = {"1min": 60.0, "2min": 120.0, "5min": 300.0}  # eval's default --buckets (ids count across all three)
-
-
-def _per_word_errors(ref_words: list[str], hyp: str) -> np.ndarray:
-    """Errors charged to each reference word (substitution/deletion of it, insertions before it)."""
-    errors = np.zeros(len(ref_words))
-    out = jiwer.process_words(" ".join(ref_words), normalize_transcript(hyp))
-    for chunk in out.alignments[0]:
-        if chunk.type in ("substitute", "delete"):
-            errors[chunk.ref_start_idx : chunk.ref_end_idx] += 1
-        elif chunk.type == "insert":
-            errors[min(chunk.ref_start_idx, len(ref_words) - 1)] += chunk.hyp_end_idx - chunk.hyp_start_idx
-    return errors
 
 
 def per_utterance(result: dict, data: Path) -> dict[str, list[tuple[float, int]]]:
@@ -41,12 +27,12 @@ def per_utterance(result: dict, data: Path) -> dict[str, list[tuple[float, int]]
     out: dict[str, list[tuple[float, int]]] = {"short": []}
     for u in read_split(data / "test"):
         ref = normalize_transcript(u.text).split()
-        out["short"].append((float(_per_word_errors(ref, hyps[u.id]).sum()), len(ref)))
+        out["short"].append((float(per_word_errors(ref, hyps[u.id]).sum()), len(ref)))
     for lf in long_form_sets(read_split(data / "test-long"), BUCKETS):
         if lf.id not in hyps:
             continue
         refs = [normalize_transcript(u.text).split() for u in lf.utterances]
-        errors = _per_word_errors([w for r in refs for w in r], hyps[lf.id])
+        errors = per_word_errors([w for r in refs for w in r], hyps[lf.id])
         start = 0
         for r in refs:
             out.setdefault(lf.bucket, []).append((float(errors[start : start + len(r)].sum()), len(r)))

@@ -14,8 +14,8 @@ An event counts as "kept" when the prediction matched to the object on the frame
 Hungarian per frame, as CLEAR MOT matches) has the same id as the one matched on the frame after. Events whose
 end frames are not both matched are "unmatched" and left out of the kept rate. Last row: frame-level pairs
 of shown boxes overlapping at IoU > 0.5 (two tracks on one object; the per-frame matching then alternates
-between them, which counts as switches). HOTA/IDF1 summarise the same
-thing over all frames; this splits it by cause.
+between them, which counts as switches). The line after the table: how far objects move while hidden
+for a second or more. HOTA/IDF1 summarise the same thing over all frames; this splits it by cause.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
-from torchvision.ops import box_iou
+from torchvision.ops import box_convert, box_iou
 
 from streammem.data.mot import find_sequences, read_mot_ground_truth, read_mot_results, read_seqinfo
 
@@ -35,8 +35,8 @@ BUCKETS = (("gap 1-4 frames", 1, 4), ("gap 5-9 frames", 5, 9), ("gap >= 10 frame
 
 
 def _xyxy(box: np.ndarray) -> torch.Tensor:
-    b = torch.as_tensor(box, dtype=torch.float64)
-    return torch.cat((b[:, :2], b[:, :2] + b[:, 2:]), dim=1)
+    """MOT x, y, w, h rows -> x1, y1, x2, y2 (float64)."""
+    return box_convert(torch.as_tensor(box, dtype=torch.float64), "xywh", "xyxy")
 
 
 def _frame_matches(gt, pred, num_frames: int) -> dict[tuple[int, int], int]:
@@ -67,7 +67,7 @@ def _duplicates(pred) -> int:
 
 
 def _events(gt) -> list[tuple[str, int, int, int]]:
-    """(kind, gt id, frame before, frame after) for every gap and crossing."""
+    """(kind, gt id, frame before, frame after) for every gap, crossing and free frame pair."""
     events = []
     frames_of = defaultdict(list)
     for f, i in zip(gt.frame, gt.track_id, strict=True):
@@ -114,12 +114,16 @@ def main(argv: list[str]) -> int:
     matched = {n: defaultdict(int) for n in names}
     total: dict[str, int] = defaultdict(int)
     duplicates = dict.fromkeys(names, 0)
+    moved: list[float] = []  # centre distance between the frames before and after each >= 10-frame gap
     for seq in find_sequences(root / split, root / f"{split}_seqmap.txt"):
         info = read_seqinfo(root / split / seq / "seqinfo.ini")
         gt = read_mot_ground_truth(root / split / seq / "gt" / "gt.txt", info.num_frames)
         events = _events(gt)
-        for kind, *_ in events:
+        for kind, tid, a, b in events:
             total[kind] += 1
+            if kind == BUCKETS[-1][0]:
+                before, after = (gt.box[(gt.frame == f) & (gt.track_id == tid)][0] for f in (a, b))
+                moved.append(float(np.hypot(*(before[:2] + before[2:] / 2 - after[:2] - after[2:] / 2))))
         for name, d in zip(names, dirs, strict=True):
             pred = read_mot_results(d / f"{seq}.txt", info.num_frames)
             duplicates[name] += _duplicates(pred)
@@ -136,6 +140,10 @@ def main(argv: list[str]) -> int:
                  for n in names]
         print(f"| {kind} | {total[kind]} | " + " | ".join(cells) + " |")
     print("| duplicate pairs (two shown boxes, IoU > 0.5, same frame) | | " + " | ".join(str(duplicates[n]) for n in names) + " |")
+    if moved:
+        p10, p50, p90 = np.percentile(moved, [10, 50, 90])
+        print(f"\nafter a {BUCKETS[-1][0]}, the object reappears {p50:.1f} px (median; 10th-90th percentile "
+              f"{p10:.1f}-{p90:.1f} px) from where it was last annotated")
     return 0
 
 
