@@ -175,8 +175,11 @@ def synthesize(text: str, voice: Voice, rng: np.random.Generator, clean: bool = 
     return (audio * (rng.uniform(0.3, 0.9) / peak)).astype(np.float32)
 
 
-def _write_chapter(job: tuple[Path, int, int, Voice, list[str], int]) -> int:
-    """Synthesize one chapter (one speaker, consecutive utterances) and write its flac + trans.txt."""
+def _write_chapter(job: tuple[Path, int, int, Voice, list[str] | list[tuple[str, str]], int]) -> int:
+    """Synthesize one chapter (one speaker, consecutive utterances) and write its flac + trans.txt.
+
+    An utterance is its text, or (text spoken, text written) where the transcript differs from what
+    espeak-ng reads (:mod:`streammem.data.synthetic_speech_spelling`)."""
     import soundfile as sf
 
     split_dir, speaker, chapter, voice, sentences, seed = job
@@ -184,9 +187,10 @@ def _write_chapter(job: tuple[Path, int, int, Voice, list[str], int]) -> int:
     folder = split_dir / str(speaker) / str(chapter)
     folder.mkdir(parents=True, exist_ok=True)
     lines = []
-    for i, text in enumerate(sentences):
+    for i, sentence in enumerate(sentences):
+        spoken, text = (sentence, sentence) if isinstance(sentence, str) else sentence
         utt = f"{speaker}-{chapter}-{i:04d}"
-        sf.write(folder / f"{utt}.flac", synthesize(text, voice, rng), SAMPLE_RATE, subtype="PCM_16")
+        sf.write(folder / f"{utt}.flac", synthesize(spoken, voice, rng), SAMPLE_RATE, subtype="PCM_16")
         lines.append(f"{utt} {text}\n")
     (folder / f"{speaker}-{chapter}.trans.txt").write_text("".join(lines))
     return len(sentences)

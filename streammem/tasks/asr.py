@@ -87,10 +87,15 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of training items made of two utterances joined (teaches sentence starts "
                              "mid-stream, as in long-form audio)")
     parser.add_argument("--join-max", type=int, default=2, help="a joined training item holds 2 .. N utterances")
+    parser.add_argument("--join-consecutive", action="store_true",
+                        help="join the utterances that follow in the same chapter instead of random ones "
+                             "(chapter-level context, e.g. the spelling-convention corpus)")
     parser.add_argument("--stream-items", type=int, default=0,
                         help="> 0: train on long streams: each batch row's NTM state carries (detached) to its next "
                              "item, reset every N items, so the memory learns the contents minutes of audio leave")
     parser.add_argument("--stream-rows", type=int, default=4, help="parallel streams per batch with --stream-items")
+    parser.add_argument("--streaming-fraction", type=float, default=0.5,
+                        help="share of batches trained with the streaming chunk mask (the rest full context)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None,
@@ -126,6 +131,7 @@ def train(args: argparse.Namespace) -> int:
     options = TrainOptions(minutes=args.minutes, max_steps=args.max_steps, batch_frames=args.batch_frames,
                            lr=args.lr, seed=args.seed, freq_mask=args.freq_mask,
                            join_fraction=args.join_fraction, join_max=args.join_max,
+                           join_consecutive=args.join_consecutive, streaming_fraction=args.streaming_fraction,
                            stream_items=args.stream_items, stream_rows=args.stream_rows)
 
     def checkpoint(m, step: int) -> None:

@@ -15,15 +15,15 @@ SMALL = dict(d_model=32, num_heads=2, ffn_dim=64, num_blocks=2, kernel_size=5, s
              max_relative_distance=32, dropout=0.0)
 
 
-def _corpus(root, texts):
-    folder = root / "train" / "1" / "2"
+def _corpus(root, texts, chapter=2):
+    folder = root / "train" / "1" / str(chapter)
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     lines = []
     for i, text in enumerate(texts):
-        sf.write(folder / f"1-2-{i:04d}.flac", 0.1 * rng.standard_normal(4000 + 1600 * i).astype(np.float32), 16000)
-        lines.append(f"1-2-{i:04d} {text}\n")
-    (folder / "1-2.trans.txt").write_text("".join(lines))
+        sf.write(folder / f"1-{chapter}-{i:04d}.flac", 0.1 * rng.standard_normal(4000 + 1600 * i).astype(np.float32), 16000)
+        lines.append(f"1-{chapter}-{i:04d} {text}\n")
+    (folder / f"1-{chapter}.trans.txt").write_text("".join(lines))
     return root / "train"
 
 
@@ -37,6 +37,19 @@ def test_items_without_joining_draw_nothing_and_with_joining_pair_every_item():
     assert 150 < sum(len(item) == 2 for item in half) < 250
     long = _items(300, 1.0, random.Random(3), join_max=4)
     assert {len(item) for item in long} == {2, 3, 4}
+
+
+def test_consecutive_joins_take_the_next_utterances_of_the_same_chapter_only():
+    chapters = ["a"] * 5 + ["b"] * 3 + ["c"] * 4
+    items = _items(len(chapters), 1.0, random.Random(0), join_max=4, chapters=chapters)
+    assert [item[0] for item in items] == list(range(len(chapters)))
+    for item in items:
+        assert list(item) == list(range(item[0], item[0] + len(item)))  # consecutive, in order
+        assert {chapters[j] for j in item} == {chapters[item[0]]}  # never across a chapter boundary
+    assert items[7] == (7,) and items[11] == (11,)  # last utterance of a chapter has no one to join
+    assert max(len(item) for item in items) == 4
+    # the random joins draw the same numbers as before the option existed (seeded runs unchanged)
+    assert _items(40, 0.7, random.Random(5), join_max=8) == _items(40, 0.7, random.Random(5), join_max=8, chapters=None)
 
 
 def test_joined_items_train_on_concatenated_features_and_space_joined_targets(tmp_path, monkeypatch):
@@ -60,6 +73,31 @@ def test_joined_items_train_on_concatenated_features_and_space_joined_targets(tm
             first, second = text.split(" ")
             assert n == single[first] + single[second]
     assert float(model.frontend.istd.abs().sum()) > 0 and not model.training
+
+
+def test_training_joins_within_chapters_and_can_stream_every_batch(tmp_path, monkeypatch):
+    _corpus(tmp_path, ["AB", "CD", "EF"], chapter=2)
+    split = _corpus(tmp_path, ["GH", "IJ"], chapter=3)
+    model = build_model("conformer_ntm", SMALL)
+    seen = []
+    original = model.loss
+
+    def recording_loss(feats, feat_lengths, targets, streaming, memory=None):
+        seen.append((streaming, [model.tokenizer.decode(t) for t in targets]))
+        return original(feats, feat_lengths, targets, streaming, memory)
+
+    monkeypatch.setattr(model, "loss", recording_loss)
+    train(model, split, TrainOptions(minutes=5, max_steps=4, batch_frames=100000, join_fraction=1.0, join_max=3,
+                                     join_consecutive=True, streaming_fraction=1.0, freq_mask=2, warmup=1))
+    order = ["AB", "CD", "EF", "GH", "IJ"]
+    chapter = {"AB": 2, "CD": 2, "EF": 2, "GH": 3, "IJ": 3}
+    texts = [t for _, batch in seen for t in batch]
+    assert all(streaming for streaming, _ in seen) and len(texts) >= 5
+    for text in texts:
+        words = text.split(" ")
+        assert words == order[order.index(words[0]):order.index(words[0]) + len(words)]  # consecutive
+        assert len({chapter[w] for w in words}) == 1  # one chapter per item
+    assert any(len(t.split(" ")) > 1 for t in texts)
 
 
 def test_stream_batches_give_each_row_its_own_items_and_staggered_resets():

@@ -42,6 +42,7 @@ class TrainOptions:
     join_max: int = 2  # a joined item holds 2 .. join_max utterances
     stream_items: int = 0  # > 0: carry the NTM state (detached) across this many consecutive items per row
     stream_rows: int = 4  # rows (parallel streams) per batch when stream_items > 0
+    join_consecutive: bool = False  # a joined item takes the next utterances of its own chapter, not random ones
 
 
 @dataclass
@@ -66,15 +67,27 @@ def load_features(model: ConformerNTM, utterances: list[Utterance], desc: str = 
     return FeatureSet([u.id for u in utterances], feats, tokens)
 
 
-def _items(count: int, join_fraction: float, rng: random.Random, join_max: int = 2) -> list[tuple[int, ...]]:
+def _items(count: int, join_fraction: float, rng: random.Random, join_max: int = 2,
+           chapters: list[str] | None = None) -> list[tuple[int, ...]]:
     """One epoch's training items: single utterances, a ``join_fraction`` of them followed by 1 .. join_max - 1
     other random utterances, so the model also sees sentences that start mid-stream after a pause, as in
     long-form audio (trained on single utterances only, it dropped most sentence-initial words of joined
-    recordings), and the memory runs over longer streams."""
+    recordings), and the memory runs over longer streams. With ``chapters`` (each utterance's chapter, in
+    corpus order) the partners are the utterances that follow in the same chapter, so an item is a stretch
+    of one recording (what a chapter-level context such as a spelling convention needs)."""
     if join_fraction <= 0:  # no draws: batch order stays that of single-utterance training with the same seed
         return [(i,) for i in range(count)]
-    return [(i, *(rng.randrange(count) for _ in range(rng.randint(1, join_max - 1))))
-            if rng.random() < join_fraction else (i,) for i in range(count)]
+    items: list[tuple[int, ...]] = []
+    for i in range(count):
+        if rng.random() >= join_fraction:
+            items.append((i,))
+            continue
+        extra = rng.randint(1, join_max - 1)
+        if chapters is None:
+            items.append((i, *(rng.randrange(count) for _ in range(extra))))
+        else:
+            items.append(tuple(j for j in range(i, min(i + 1 + extra, count)) if chapters[j] == chapters[i]))
+    return items
 
 
 def _batches(lengths: list[int], batch_frames: int, rng: random.Random) -> list[list[int]]:
@@ -147,8 +160,9 @@ def train(
 
         raise InputError(train_dir, f"{len(normed)} utterances, fewer than the {options.stream_rows} stream rows")
     memory = model.initial_memory(options.stream_rows) if options.stream_items > 0 else None
+    chapters = [i.rsplit("-", 1)[0] for i in data.ids] if options.join_consecutive else None
     while step < options.max_steps and time.monotonic() < deadline:
-        items = _items(len(normed), options.join_fraction, rng, options.join_max)
+        items = _items(len(normed), options.join_fraction, rng, options.join_max, chapters)
         item_lengths = [sum(lengths[i] for i in item) for item in items]
         item_tokens = [[t for k, i in enumerate(item) for t in ([space] if k else []) + data.tokens[i]] for item in items]
         if options.stream_items > 0:
