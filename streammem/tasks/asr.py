@@ -78,6 +78,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--addressing", default="content", choices=("content", "full"))
     parser.add_argument("--memory-init", default="constant", choices=("constant", "random"),
                         help="NTM initial memory; 'random' breaks content addressing's row symmetry")
+    parser.add_argument("--tokens", default="char", choices=("char", "bpe"),
+                        help="output units: characters, or SentencePiece BPE fitted on the training transcripts")
+    parser.add_argument("--bpe-pieces", type=int, default=256, help="BPE vocabulary size with --tokens bpe (paper: 5000)")
     parser.add_argument("--minutes", type=float, default=12.0, help="wall-clock training budget")
     parser.add_argument("--max-steps", type=int, default=100000)
     parser.add_argument("--batch-frames", type=int, default=5000, help="padded 10 ms feature frames per batch")
@@ -123,7 +126,8 @@ def train(args: argparse.Namespace) -> int:
         model = _load_model(args.resume).train()
     else:
         model = build_model(MODEL, args.config, use_memory=not args.no_memory, memory_addressing=args.addressing,
-                            memory_init=args.memory_init)
+                            memory_init=args.memory_init, tokens=args.tokens,
+                            bpe_pieces=args.bpe_pieces if args.tokens == "bpe" else 0)
     if args.init_from:
         _init_from(model, args.init_from)
     out = args.out or Path("runs/asr") / f"{MODEL}_{args.config}{'_nomem' if args.no_memory else ''}.safetensors"

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from streammem.models.conformer_ntm.config import CONFIGS, ConformerNTMConfig, make_config
-from streammem.models.conformer_ntm.model import FRAME_SECONDS, CharTokenizer, ConformerNTM, ConformerNTMState
+from streammem.models.conformer_ntm.model import FRAME_SECONDS, ConformerNTM, ConformerNTMState
+from streammem.models.conformer_ntm.tokens import CharTokenizer, SentencePieceTokenizer
 
 __all__ = [
     "CONFIGS", "FRAME_SECONDS", "CharTokenizer", "ConformerNTM", "ConformerNTMConfig", "ConformerNTMState",
-    "build", "make_config",
+    "SentencePieceTokenizer", "build", "make_config",
 ]
 
 

@@ -19,6 +19,7 @@ class ConformerNTMConfig:
     full-context with a centred convolution).
     ``max_relative_distance`` clips relative positions (in frames) so hour-long full-context inputs
     reuse the positions seen in training.
+    Both configs use characters; ``tokens="bpe", bpe_pieces=5000`` is the paper's BPE vocabulary.
     """
 
     num_mels: int = 80
@@ -40,6 +41,9 @@ class ConformerNTMConfig:
     decoder_layers: int = 6
     decoder_ffn_dim: int = 2048
     ctc_weight: float = 0.3
+    tokens: str = "char"  # "char", or "bpe": SentencePiece BPE (the paper: 5000 pieces)
+    bpe_pieces: int = 0  # with tokens="bpe"
+    bpe_model: str = ""  # the fitted SentencePiece model, base64 (filled in when training starts)
     label_smoothing: float = 0.1
 
     def to_dict(self) -> dict[str, Any]:

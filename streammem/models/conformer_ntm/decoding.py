@@ -48,16 +48,21 @@ def ctc_greedy(log_probs: Tensor, previous: int = 0) -> tuple[list[int], list[in
 
 
 def words_with_times(symbols: list[str], frames: list[int], offset_frames: int = 0) -> list[Word]:
-    """Group characters (space-separated) into words; a word spans its first to last character frame."""
+    """Group output symbols into words; a word spans its first to last symbol's frame.
+
+    A symbol that starts with a space starts a new word (a lone space, as characters have, only ends one;
+    a SentencePiece piece such as " THE" ends the previous word and starts the next)."""
     words: list[Word] = []
     current, start, end = "", 0, 0
     for sym, f in zip([*symbols, " "], [*frames, frames[-1] if frames else 0], strict=True):
-        if sym == " ":
+        if sym.startswith(" "):
             if current:
                 words.append(Word(current, (start + offset_frames) * FRAME_SECONDS,
                                   (end + 1 + offset_frames) * FRAME_SECONDS))
             current = ""
-            continue
+            sym = sym[1:]
+            if not sym:
+                continue
         if not current:
             start = f
         current += sym

@@ -9,6 +9,7 @@ chunk boundaries, so the encoder context stays bounded while the memory carries 
 """
 
 
+import base64
 from typing import Final, NamedTuple
 
 import torch
@@ -18,29 +19,11 @@ from torch import Tensor, nn
 from streammem.memory import NTMMemory, NTMState
 from streammem.models.conformer_ntm.config import ConformerNTMConfig
 from streammem.models.conformer_ntm.encoder import HOP, ConformerEncoder, LogMelFrontend, pad_signal, sinusoid
+from streammem.models.conformer_ntm.tokens import fit_sentencepiece, make_tokenizer
 
-__all__ = ["ConformerNTM", "ConformerNTMState", "CharTokenizer", "FRAME_SECONDS"]
+__all__ = ["ConformerNTM", "ConformerNTMState", "FRAME_SECONDS"]
 
 FRAME_SECONDS = 0.04
-
-
-class CharTokenizer:
-    """Characters of LibriSpeech transcripts: blank 0, space, apostrophe, A-Z, then <sos/eos>."""
-
-    symbols: tuple[str, ...] = ("<blank>", " ", "'", *[chr(c) for c in range(ord("A"), ord("Z") + 1)], "<sos/eos>")
-    blank = 0
-    sos_eos = len(symbols) - 1
-
-    def __len__(self) -> int:
-        return len(self.symbols)
-
-    def encode(self, text: str) -> list[int]:
-        """Upper-cased text -> ids; characters outside the set are dropped, spaces collapsed."""
-        index = {s: i for i, s in enumerate(self.symbols[1:-1], start=1)}
-        return [index[c] for c in " ".join(text.upper().split()) if c in index]
-
-    def decode(self, ids: list[int]) -> str:
-        return "".join(self.symbols[i] for i in ids if 0 < i < self.sos_eos).strip()
 
 
 class ConformerNTMState(NamedTuple):
@@ -100,12 +83,14 @@ class ConformerNTM(nn.Module):
     chunk_frames: Final[int]
     left_frames: Final[int]
     use_memory: Final[bool]
+    vocabulary: list[str]  # text of each output id, kept in the TorchScript export (decoding needs no Python)
 
     def __init__(self, config: ConformerNTMConfig):
         super().__init__()
         self.config = config
-        self.tokenizer = CharTokenizer()
+        self.tokenizer = make_tokenizer(config.tokens, config.bpe_pieces, config.bpe_model)
         vocab = len(self.tokenizer)
+        self.vocabulary = list(self.tokenizer.symbols)
         d = config.d_model
         self.chunk_frames = config.chunk_frames
         self.chunk_samples = config.chunk_frames * 4 * HOP
@@ -130,6 +115,16 @@ class ConformerNTM(nn.Module):
                                          config.dropout)
 
     @torch.jit.unused
+    def fit_tokenizer(self, texts: list[str]) -> None:
+        """Fit a BPE config's SentencePiece model on training transcripts (no-op when already fitted)."""
+        if self.tokenizer.fitted:
+            return
+        model = fit_sentencepiece(texts, self.config.bpe_pieces)
+        self.config.bpe_model = base64.b64encode(model).decode("ascii")
+        self.tokenizer = make_tokenizer(self.config.tokens, self.config.bpe_pieces, self.config.bpe_model)
+        self.vocabulary = list(self.tokenizer.symbols)
+
+    @torch.jit.unused
     def pass_encoder_through_memory(self) -> None:
         """Set y_t = Linear([h_t; r_t]) to y_t = h_t, so an NTM inserted into a trained conformer starts as
         that conformer; the zero read weights still receive gradient, so the memory is learned from there."""
@@ -152,11 +147,7 @@ class ConformerNTM(nn.Module):
         sub = enc.subsampling
         feats = self.frontend.mean.shape[0]
         zeros = ref.new_zeros
-        if self.memory is not None:
-            ntm = self.memory.init(batch_size, ref.device)
-        else:
-            ntm = NTMState(zeros(batch_size, 0, 0), zeros(batch_size, 0, 0), zeros(batch_size, 0, 0),
-                           zeros(batch_size, 0, 0))
+        ntm = self.initial_memory(batch_size)
         return ConformerNTMState(
             zeros(batch_size, self.frontend.tail),
             zeros(batch_size, 2, feats),
@@ -213,11 +204,13 @@ class ConformerNTM(nn.Module):
         y, out_lengths, _ = self.encode_from(feats, lengths, streaming, None)
         return y, out_lengths
 
-    @torch.jit.unused
     def initial_memory(self, batch_size: int) -> NTMState:
-        """The NTM's part of :meth:`initial_state` (a fresh memory per row)."""
-        state = self.initial_state(batch_size)
-        return NTMState(state.memory, state.read_weights, state.write_weights, state.reads)
+        """The NTM's part of :meth:`initial_state` (a fresh memory per row; empty tensors without an NTM)."""
+        ref = self.frontend.mean
+        if self.memory is not None:
+            return self.memory.init(batch_size, ref.device)
+        empty = ref.new_zeros(batch_size, 0, 0)
+        return NTMState(empty, empty, empty, empty)
 
     @torch.jit.unused
     def encode_from(

@@ -138,7 +138,9 @@ def train(
 
     torch.manual_seed(options.seed)
     rng = random.Random(options.seed)
-    data = load_features(model, read_split(train_dir), desc="train features")
+    utterances = read_split(train_dir)
+    model.fit_tokenizer([u.text for u in utterances])  # a BPE config's SentencePiece model, fitted once
+    data = load_features(model, utterances, desc="train features")
     stacked = torch.cat(data.feats)
     model.frontend.set_cmvn(stacked.mean(0), stacked.std(0))
     del stacked
@@ -154,7 +156,7 @@ def train(
     deadline = time.monotonic() + options.minutes * 60
     step, running = 0, {"loss": 0.0, "ctc": 0.0, "att": 0.0}
     bar = tqdm(total=options.max_steps if options.max_steps < 100000 else None, desc="train asr", unit="step")
-    space = model.tokenizer.symbols.index(" ")
+    separator = list(model.tokenizer.separator)
     if options.stream_items > 0 and len(normed) < options.stream_rows:
         from streammem.errors import InputError
 
@@ -164,7 +166,7 @@ def train(
     while step < options.max_steps and time.monotonic() < deadline:
         items = _items(len(normed), options.join_fraction, rng, options.join_max, chapters)
         item_lengths = [sum(lengths[i] for i in item) for item in items]
-        item_tokens = [[t for k, i in enumerate(item) for t in ([space] if k else []) + data.tokens[i]] for item in items]
+        item_tokens = [[t for k, i in enumerate(item) for t in (separator if k else []) + data.tokens[i]] for item in items]
         if options.stream_items > 0:
             plan = _stream_batches(len(items), options.stream_rows, options.stream_items, step)
         else:
