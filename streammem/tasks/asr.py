@@ -97,6 +97,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="> 0: train on long streams: each batch row's NTM state carries (detached) to its next "
                              "item, reset every N items, so the memory learns the contents minutes of audio leave")
     parser.add_argument("--stream-rows", type=int, default=4, help="parallel streams per batch with --stream-items")
+    parser.add_argument("--memory-lr-scale", type=float, default=1.0,
+                        help="learning-rate factor for the NTM and its output layer (e.g. 10 to learn a memory "
+                             "inserted into a trained conformer faster)")
     parser.add_argument("--streaming-fraction", type=float, default=0.5,
                         help="share of batches trained with the streaming chunk mask (the rest full context)")
     parser.add_argument("--threads", type=int, default=2)
@@ -136,6 +139,7 @@ def train(args: argparse.Namespace) -> int:
                            lr=args.lr, seed=args.seed, freq_mask=args.freq_mask,
                            join_fraction=args.join_fraction, join_max=args.join_max,
                            join_consecutive=args.join_consecutive, streaming_fraction=args.streaming_fraction,
+                           memory_lr_scale=args.memory_lr_scale,
                            stream_items=args.stream_items, stream_rows=args.stream_rows)
 
     def checkpoint(m, step: int) -> None:

@@ -8,7 +8,13 @@ import soundfile as sf
 import torch
 
 from streammem.models import build_model
-from streammem.models.conformer_ntm.training import TrainOptions, _items, _stream_batches, train
+from streammem.models.conformer_ntm.training import (
+    TrainOptions,
+    _items,
+    _param_groups,
+    _stream_batches,
+    train,
+)
 
 SMALL = dict(d_model=32, num_heads=2, ffn_dim=64, num_blocks=2, kernel_size=5, subsampling_channels=8,
              chunk_frames=4, left_frames=8, memory_slots=16, memory_dim=4, decoder_layers=1, decoder_ffn_dim=64,
@@ -98,6 +104,17 @@ def test_training_joins_within_chapters_and_can_stream_every_batch(tmp_path, mon
         assert words == order[order.index(words[0]):order.index(words[0]) + len(words)]  # consecutive
         assert len({chapter[w] for w in words}) == 1  # one chapter per item
     assert any(len(t.split(" ")) > 1 for t in texts)
+
+
+def test_memory_learning_rate_scale_covers_exactly_the_ntm_path():
+    model = build_model("conformer_ntm", SMALL)
+    rest, memory = _param_groups(model, 1e-3, 10.0)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert {names[id(p)].split(".")[0] for p in memory["params"]} == {"memory", "memory_out"}
+    assert memory["lr"] == pytest.approx(1e-2) and rest["lr"] == 1e-3
+    assert len(rest["params"]) + len(memory["params"]) == len(list(model.parameters()))
+    ablation = build_model("conformer_ntm", SMALL | {"use_memory": False})
+    assert len(_param_groups(ablation, 1e-3, 10.0)) == 1  # nothing to scale without an NTM
 
 
 def test_stream_batches_give_each_row_its_own_items_and_staggered_resets():

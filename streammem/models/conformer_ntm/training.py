@@ -43,6 +43,7 @@ class TrainOptions:
     stream_items: int = 0  # > 0: carry the NTM state (detached) across this many consecutive items per row
     stream_rows: int = 4  # rows (parallel streams) per batch when stream_items > 0
     join_consecutive: bool = False  # a joined item takes the next utterances of its own chapter, not random ones
+    memory_lr_scale: float = 1.0  # learning-rate factor for the NTM and its output layer (memory.*, memory_out.*)
 
 
 @dataclass
@@ -121,6 +122,14 @@ def _reset_rows(memory: NTMState, fresh_memory: NTMState, fresh: Tensor) -> NTMS
                       for a, b in zip(memory, fresh_memory, strict=True)))
 
 
+def _param_groups(model: ConformerNTM, lr: float, memory_scale: float) -> list[dict]:
+    """One optimizer group for the conformer and decoders, one (``lr * memory_scale``) for the NTM path."""
+    memory = [p for n, p in model.named_parameters() if n.startswith(("memory.", "memory_out."))]
+    ids = {id(p) for p in memory}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    return [{"params": rest, "lr": lr}] + ([{"params": memory, "lr": lr * memory_scale}] if memory else [])
+
+
 def train(
     model: ConformerNTM,
     train_dir: str | Path,
@@ -148,7 +157,8 @@ def train(
     lengths = [f.shape[0] for f in normed]
     freq_mask = torchaudio.transforms.FrequencyMasking(options.freq_mask)
     time_mask = torchaudio.transforms.TimeMasking(40, p=0.05)
-    opt = torch.optim.Adam(model.parameters(), lr=options.lr, betas=(0.9, 0.98), weight_decay=options.weight_decay)
+    opt = torch.optim.Adam(_param_groups(model, options.lr, options.memory_lr_scale), lr=options.lr, betas=(0.9, 0.98),
+                           weight_decay=options.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / options.warmup, math.sqrt(options.warmup / (s + 1)))
     )
