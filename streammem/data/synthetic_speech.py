@@ -17,6 +17,7 @@ import argparse
 import io
 import random
 import subprocess
+from collections.abc import Callable, Hashable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,10 +104,15 @@ class SentenceGrammar:
 
     def unique_sentences(self, count: int, exclude: set[str] = frozenset()) -> list[str]:
         """``count`` distinct sentences, none of them in ``exclude`` (keeps test sentences unseen)."""
-        out: list[str] = []
+        return self.unique(self.sentence, count, exclude)
+
+    @staticmethod
+    def unique(draw: Callable[[], Hashable], count: int, exclude: set = frozenset()) -> list:
+        """``count`` distinct results of ``draw()``, none of them in ``exclude``."""
+        out: list = []
         seen = set(exclude)
         while len(out) < count:
-            s = self.sentence()
+            s = draw()
             if s not in seen:
                 seen.add(s)
                 out.append(s)
@@ -210,8 +216,6 @@ def write_corpus(
 
     Test and dev sentences are excluded from the training sentences, test voices from the training voices.
     """
-    from tqdm import tqdm
-
     root = Path(root)
     grammar = SentenceGrammar(seed)
     n_test = len(TEST_VOICES) * test_per_voice + long_speakers * long_utterances
@@ -230,6 +234,13 @@ def write_corpus(
     for i in range(long_speakers):
         spk, voice = 950 + i, TEST_VOICES[i % len(TEST_VOICES)]
         jobs.append((root / "test-long", spk, 1, voice, held_out[start + i * long_utterances: start + (i + 1) * long_utterances], seed * 1000 + spk))
+    return write_chapters(jobs, workers)
+
+
+def write_chapters(jobs: list[tuple], workers: int) -> dict[str, int]:
+    """Run :func:`_write_chapter` over ``jobs`` in ``workers`` processes; utterance counts per split."""
+    from tqdm import tqdm
+
     counts: dict[str, int] = {}
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for job, n in tqdm(zip(jobs, pool.map(_write_chapter, jobs), strict=True), total=len(jobs), desc="synthesizing"):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import random
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from streammem.data.synthetic_speech import (
@@ -33,7 +32,7 @@ from streammem.data.synthetic_speech import (
     TRAIN_VOICES,
     SentenceGrammar,
     Voice,
-    _write_chapter,
+    write_chapters,
 )
 
 __all__ = ["SPELLINGS", "MARKERS", "CONVENTIONS", "SpellingGrammar", "render", "write_spelling_corpus",
@@ -112,14 +111,7 @@ class SpellingGrammar(SentenceGrammar):
 
     def unique_templates(self, count: int, exclude: set = frozenset()) -> list[tuple[Token, ...]]:
         """``count`` distinct templates, none of them in ``exclude``."""
-        out: list[tuple[Token, ...]] = []
-        seen = set(exclude)
-        while len(out) < count:
-            t = self.template()
-            if t not in seen:
-                seen.add(t)
-                out.append(t)
-        return out
+        return self.unique(self.template, count, exclude)
 
 
 def render(template: tuple[Token, ...], convention: str) -> tuple[str, str]:
@@ -211,8 +203,6 @@ def write_spelling_corpus(
     """Write train/dev/test/test-long under ``root`` and ``conventions.txt`` (``speaker-chapter convention``
     per line); returns utterance counts per split. Test sentences and voices are held out as in
     :func:`streammem.data.synthetic_speech.write_corpus`."""
-    from tqdm import tqdm
-
     root = Path(root)
     grammar = SpellingGrammar(seed)
     n_test = len(TEST_VOICES) * test_per_voice + long_speakers * long_utterances
@@ -236,11 +226,7 @@ def write_spelling_corpus(
         planned += _chapters(root / "test-long", spk, voice,
                              held_out[start + i * long_utterances: start + (i + 1) * long_utterances],
                              long_utterances, seed * 1000 + spk, conventions=[CONVENTIONS[i % 2]])
-    jobs = [job for job, _ in planned]
-    counts: dict[str, int] = {}
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for job, n in tqdm(zip(jobs, pool.map(_write_chapter, jobs), strict=True), total=len(jobs), desc="synthesizing"):
-            counts[job[0].name] = counts.get(job[0].name, 0) + n
+    counts = write_chapters([job for job, _ in planned], workers)
     lines = sorted(f"{job[1]}-{job[2]} {convention}\n" for job, convention in planned)
     (root / "conventions.txt").write_text("".join(lines))
     return counts
