@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,10 @@ from safetensors.torch import load_file, save_file
 
 from streammem.errors import InputError, atomic_output
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_metadata", "load_weights", "sidecar_path", "FORMAT_VERSION"]
+__all__ = [
+    "save_checkpoint", "load_checkpoint", "load_metadata", "load_weights", "sidecar_path", "stored_config_errors",
+    "FORMAT_VERSION",
+]
 
 FORMAT_VERSION = 1
 
@@ -80,6 +84,16 @@ def load_metadata(path: str | os.PathLike) -> dict[str, Any]:
         if key not in meta:
             raise InputError(meta_path, f"missing key '{key}'")
     return meta
+
+
+@contextmanager
+def stored_config_errors(weights_path: str | os.PathLike) -> Iterator[None]:
+    """Building a model from a checkpoint's stored config: a config that cannot build one (unknown field,
+    bad value, unreadable tokenizer model) is an InputError naming the JSON sidecar, not a traceback."""
+    try:
+        yield
+    except (ValueError, TypeError, RuntimeError) as err:
+        raise InputError(sidecar_path(weights_path), f"stored config does not build the model: {err}") from None
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -46,7 +46,7 @@ def _load_model(weights: str | Path | None, streaming_ok: bool = True, int8: boo
 
     ``int8``: Linear weights of the streaming path dynamically quantized (``conformer_ntm.quantize``).
     """
-    from streammem.checkpoints import load_metadata, load_weights
+    from streammem.checkpoints import load_metadata, load_weights, stored_config_errors
     from streammem.errors import InputError
     from streammem.models import build_model
 
@@ -54,7 +54,8 @@ def _load_model(weights: str | Path | None, streaming_ok: bool = True, int8: boo
     if not path.exists():
         raise InputError(path, "weights not found (train them with `streammem train asr`)")
     meta = load_metadata(path)
-    model = build_model(MODEL, meta["config"])
+    with stored_config_errors(path):
+        model = build_model(MODEL, meta["config"])
     load_weights(model, path, expect_model=MODEL)
     if int8:
         from streammem.models.conformer_ntm.quantize import quantize_int8

@@ -62,7 +62,7 @@ def _ensure_data(root: Path) -> Path:
 
 def load_model(weights: str | os.PathLike | None = None):
     """(model, meta) in eval mode from weights (default: shipped tiny MATR); the config comes from the JSON."""
-    from streammem.checkpoints import load_metadata, load_weights
+    from streammem.checkpoints import load_metadata, load_weights, stored_config_errors
     from streammem.models.matr import build, make_config
     from streammem.models.matr.baseline import FrameClassifier
 
@@ -70,8 +70,9 @@ def load_model(weights: str | os.PathLike | None = None):
     if not path.is_file():
         raise InputError(path, "weights not found (train them with `streammem train tal`)")
     meta = load_metadata(path)
-    cfg = make_config(meta["config"])
-    model = FrameClassifier(cfg) if meta.get("model") == VARIANTS["oad"] else build(cfg.to_dict())
+    with stored_config_errors(path):
+        cfg = make_config(meta["config"])
+        model = FrameClassifier(cfg) if meta.get("model") == VARIANTS["oad"] else build(cfg.to_dict())
     meta = load_weights(model, path)
     return model.eval(), meta
 

@@ -37,7 +37,7 @@ def _weights_path(config: str = "tiny") -> Path:
 
 def load_model(weights: str | os.PathLike | None = None, **overrides: Any):
     """MeMOTR in eval mode with the given (or shipped) weights; its config comes from the weights' JSON."""
-    from streammem.checkpoints import load_checkpoint
+    from streammem.checkpoints import load_checkpoint, stored_config_errors
     from streammem.models.memotr import build
 
     path = Path(weights) if weights else _weights_path()
@@ -46,7 +46,8 @@ def load_model(weights: str | os.PathLike | None = None, **overrides: Any):
     state, meta = load_checkpoint(path)
     if meta.get("model") != "memotr":
         raise InputError(path, f"weights are for model {meta.get('model')!r}, not 'memotr'")
-    model = build(meta["config"], **overrides)
+    with stored_config_errors(path):
+        model = build(meta["config"], **overrides)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise InputError(path, f"weights do not fit memotr ({len(missing)} missing, {len(unexpected)} unexpected)")

@@ -70,6 +70,27 @@ def test_bad_audio_files_are_clear_errors(tmp_path, weights, capsys):
         assert str(bad.name) in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("change, message", [
+    ({"tokens": "words"}, "unknown tokens 'words'"),
+    ({"tokens": "bpe", "bpe_pieces": 40, "bpe_model": "bm90IGEgbW9kZWw="}, "not a readable SentencePiece model"),
+    ({"tokens": "bpe", "bpe_pieces": 40, "bpe_model": "%%%"}, "not base64"),
+    ({"no_such_field": 1}, "unknown conformer_ntm config fields: no_such_field"),
+])
+def test_a_stored_config_that_cannot_build_the_model_is_a_one_line_error(tmp_path, weights, capsys, change, message):
+    import json
+    import shutil
+
+    bad = tmp_path / "bad.safetensors"
+    shutil.copy(weights, bad)
+    meta = json.loads(weights.with_suffix(".json").read_text())
+    meta["config"].update(change)
+    bad.with_suffix(".json").write_text(json.dumps(meta))
+    audio = _wav(tmp_path / "a.wav")
+    assert main(["transcribe", str(audio), "--weights", str(bad), "--threads", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.json" in err and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
 def test_eval_writes_wer_cer_per_bucket(tmp_path, weights):
     for split, n in (("test", 2), ("test-long", 4)):
         folder = tmp_path / split / "900" / "1"

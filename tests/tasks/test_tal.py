@@ -189,3 +189,20 @@ def test_train_encoder_stage_writes_weights_and_features(tmp_path):
     assert meta["config"]["out_dim"] == 32 and "balanced_accuracy" in meta["metrics"]["test_frames"]
     split = load_tal_split(tmp_path / "data", "Test")
     assert split.videos[0].features.shape == (60, 32)
+
+
+def test_a_stored_config_that_cannot_build_the_model_is_an_input_error_naming_the_sidecar(trained, tmp_path):
+    import json
+    import shutil
+
+    from streammem.errors import InputError
+    from streammem.tasks.tal import load_model
+
+    _, weights = trained
+    bad = tmp_path / "bad.safetensors"
+    shutil.copy(weights, bad)
+    meta = json.loads(weights.with_suffix(".json").read_text())
+    meta["config"]["no_such_field"] = 1
+    bad.with_suffix(".json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match=r"bad\.json.*stored config does not build the model.*no_such_field"):
+        load_model(bad)

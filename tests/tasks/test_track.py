@@ -178,3 +178,18 @@ def test_train_bad_override_is_one_line_error(tmp_path, capsys, setting, message
     err = capsys.readouterr().err.strip()
     assert rc != 0 and message in err and "\n" not in err
     assert not (tmp_path / "w.safetensors").exists()
+
+
+def test_a_stored_config_that_cannot_build_the_model_is_an_input_error_naming_the_sidecar(weights, tmp_path):
+    import shutil
+
+    from streammem.errors import InputError
+    from streammem.tasks.track import load_model
+
+    bad = tmp_path / "bad.safetensors"
+    shutil.copy(weights, bad)
+    meta = json.loads(Path(weights).with_suffix(".json").read_text())
+    meta["config"]["no_such_field"] = 1
+    bad.with_suffix(".json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match=r"bad\.json.*stored config does not build the model.*no_such_field"):
+        load_model(bad)

@@ -11,6 +11,7 @@ the model config (so in the checkpoint's JSON sidecar): a serialized protobuf, n
 from __future__ import annotations
 
 import base64
+import binascii
 import io
 from collections.abc import Iterable
 
@@ -55,7 +56,10 @@ class SentencePieceTokenizer:
         if model is not None:
             import sentencepiece
 
-            self.processor = sentencepiece.SentencePieceProcessor(model_proto=model)
+            try:
+                self.processor = sentencepiece.SentencePieceProcessor(model_proto=model)
+            except RuntimeError:
+                raise ValueError("the stored SentencePiece model is not a readable SentencePiece model") from None
             if self.processor.get_piece_size() != pieces:
                 raise ValueError(f"SentencePiece model has {self.processor.get_piece_size()} pieces, config says {pieces}")
             texts = [self.processor.id_to_piece(i).replace("\u2581", " ") for i in range(pieces)]
@@ -101,5 +105,9 @@ def make_tokenizer(tokens: str, pieces: int = 0, model_b64: str = "") -> CharTok
     if tokens == "bpe":
         if pieces < 1:
             raise ValueError("tokens='bpe' needs bpe_pieces > 0")
-        return SentencePieceTokenizer(pieces, base64.b64decode(model_b64) if model_b64 else None)
+        try:
+            model = base64.b64decode(model_b64, validate=True) if model_b64 else None
+        except binascii.Error:
+            raise ValueError("the stored SentencePiece model is not base64") from None
+        return SentencePieceTokenizer(pieces, model)
     raise ValueError(f"unknown tokens {tokens!r} (expected 'char' or 'bpe')")
