@@ -55,7 +55,10 @@ def test_consecutive_joins_take_the_next_utterances_of_the_same_chapter_only():
     assert items[7] == (7,) and items[11] == (11,)  # last utterance of a chapter has no one to join
     assert max(len(item) for item in items) == 4
     # the random joins draw the same numbers as before the option existed (seeded runs unchanged)
-    assert _items(40, 0.7, random.Random(5), join_max=8) == _items(40, 0.7, random.Random(5), join_max=8, chapters=None)
+    rng = random.Random(5)
+    before = [(i, *(rng.randrange(40) for _ in range(rng.randint(1, 7)))) if rng.random() < 0.7 else (i,)
+              for i in range(40)]
+    assert _items(40, 0.7, random.Random(5), join_max=8) == before
 
 
 def test_joined_items_train_on_concatenated_features_and_space_joined_targets(tmp_path, monkeypatch):
