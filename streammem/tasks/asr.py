@@ -101,6 +101,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-lr-scale", type=float, default=1.0,
                         help="learning-rate factor for the NTM and its output layer (e.g. 10 to learn a memory "
                              "inserted into a trained conformer faster)")
+    parser.add_argument("--ctc-weight", type=float, default=None,
+                        help="set the model's CTC loss weight (stored with the weights; the paper: 0.3; 1.0 trains "
+                             "CTC alone, and joint decoding then uses CTC alone)")
     parser.add_argument("--streaming-fraction", type=float, default=0.5,
                         help="share of batches trained with the streaming chunk mask (the rest full context)")
     parser.add_argument("--threads", type=int, default=2)
@@ -134,6 +137,8 @@ def train(args: argparse.Namespace) -> int:
                             bpe_pieces=args.bpe_pieces if args.tokens == "bpe" else 0)
     if args.init_from:
         _init_from(model, args.init_from)
+    if args.ctc_weight is not None:
+        model.config.ctc_weight = args.ctc_weight
     out = args.out or Path("runs/asr") / f"{MODEL}_{args.config}{'_nomem' if args.no_memory else ''}.safetensors"
     command = training_command("asr")
     options = TrainOptions(minutes=args.minutes, max_steps=args.max_steps, batch_frames=args.batch_frames,

@@ -224,3 +224,23 @@ def test_bench_reports_rtf_latency_rss_and_int8_for_a_stream(tmp_path, capsys):
     assert 0 < r["int8_max_logprob_diff_20_chunks"] < 5  # int8 moves the outputs a little, not to zero or chaos
     assert main(["bench", "asr", "--configs", "tiny", "--chunks", "50"]) == 2
     assert "at least 110 chunks" in capsys.readouterr().err
+
+
+def test_train_flags_reach_the_options_and_the_stored_ctc_weight(tmp_path, monkeypatch):
+    import streammem.models.conformer_ntm.training as training
+
+    (tmp_path / "train").mkdir()
+    seen = {}
+
+    def fake_train(model, train_dir, options, checkpoint):
+        seen.update(options=options, ctc_weight=model.config.ctc_weight, tokens=model.config.tokens,
+                    pieces=model.config.bpe_pieces)
+        return {"steps": 0, "loss": 0.0}
+
+    monkeypatch.setattr(training, "train", fake_train)
+    assert main(["train", "asr", "--data", str(tmp_path), "--out", str(tmp_path / "w.safetensors"),
+                 "--join-consecutive", "--streaming-fraction", "1", "--memory-lr-scale", "10", "--ctc-weight", "1",
+                 "--tokens", "bpe", "--bpe-pieces", "64", "--threads", "1"]) == 0
+    options = seen["options"]
+    assert options.join_consecutive and options.streaming_fraction == 1.0 and options.memory_lr_scale == 10.0
+    assert seen["ctc_weight"] == 1.0 and seen["tokens"] == "bpe" and seen["pieces"] == 64
