@@ -16,6 +16,8 @@ from streammem.data.synthetic_speech_spelling import spelled_word, spelling_verd
 from streammem.evaluation.functional.speech import normalize_transcript
 
 BUCKETS = {"1min": 60.0, "2min": 120.0, "5min": 300.0}  # eval's default --buckets: ids count across all three
+
+
 def main(argv: list[str]) -> int:
     result = json.loads(Path(argv[0]).read_text())
     data = Path(argv[1] if len(argv) > 1 else "runs/synth_speech_spelling")
