@@ -21,6 +21,7 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -202,6 +203,52 @@ def _write_chapter(job: tuple[Path, int, int, Voice, list[str] | list[tuple[str,
     return len(sentences)
 
 
+class Reading(NamedTuple):
+    """What one speaker reads into one split: ``index`` counts the split's readers, ``seed`` seeds the audio."""
+
+    split: str
+    speaker: int
+    index: int
+    voice: Voice
+    texts: list
+    seed: int
+
+
+def plan_readings(
+    unique: Callable[..., list],
+    train_per_voice: int,
+    dev_per_voice: int,
+    test_per_voice: int,
+    long_utterances: int,
+    long_speakers: int,
+    seed: int,
+) -> list[Reading]:
+    """Who reads what in each split, shared by the synthetic corpora.
+
+    ``unique(count, exclude=...)`` draws distinct sentences (or templates); the held-out ones (dev, test,
+    test-long) are drawn first and excluded from training. Training voices read ``train`` (speakers 100+)
+    and ``dev``; held-out voices read ``test`` (900+) and ``test-long`` (950+, one long reading each)."""
+    n_test = len(TEST_VOICES) * test_per_voice + long_speakers * long_utterances
+    n_dev = len(TRAIN_VOICES) * dev_per_voice
+    held_out = unique(n_test + n_dev)
+    train = unique(len(TRAIN_VOICES) * train_per_voice, exclude=set(held_out))
+    readings: list[Reading] = []
+    for i, voice in enumerate(TRAIN_VOICES):
+        spk = 100 + i
+        readings.append(Reading("train", spk, i, voice, train[i * train_per_voice:(i + 1) * train_per_voice], seed * 1000 + spk))
+        readings.append(Reading("dev", spk, i, voice, held_out[n_test + i * dev_per_voice: n_test + (i + 1) * dev_per_voice],
+                                seed * 1000 + spk + 500))
+    for i, voice in enumerate(TEST_VOICES):
+        spk = 900 + i
+        readings.append(Reading("test", spk, i, voice, held_out[i * test_per_voice:(i + 1) * test_per_voice], seed * 1000 + spk))
+    start = len(TEST_VOICES) * test_per_voice
+    for i in range(long_speakers):
+        spk = 950 + i
+        readings.append(Reading("test-long", spk, i, TEST_VOICES[i % len(TEST_VOICES)],
+                                held_out[start + i * long_utterances: start + (i + 1) * long_utterances], seed * 1000 + spk))
+    return readings
+
+
 def write_corpus(
     root: str | Path,
     train_per_voice: int = 220,
@@ -216,24 +263,10 @@ def write_corpus(
 
     Test and dev sentences are excluded from the training sentences, test voices from the training voices.
     """
+    readings = plan_readings(SentenceGrammar(seed).unique_sentences, train_per_voice, dev_per_voice, test_per_voice,
+                             long_utterances, long_speakers, seed)
     root = Path(root)
-    grammar = SentenceGrammar(seed)
-    n_test = len(TEST_VOICES) * test_per_voice + long_speakers * long_utterances
-    n_dev = len(TRAIN_VOICES) * dev_per_voice
-    held_out = grammar.unique_sentences(n_test + n_dev)
-    train_sentences = grammar.unique_sentences(len(TRAIN_VOICES) * train_per_voice, exclude=set(held_out))
-    jobs: list[tuple[Path, int, int, Voice, list[str], int]] = []
-    for i, voice in enumerate(TRAIN_VOICES):
-        spk = 100 + i
-        jobs.append((root / "train", spk, 1, voice, train_sentences[i * train_per_voice:(i + 1) * train_per_voice], seed * 1000 + spk))
-        jobs.append((root / "dev", spk, 2, voice, held_out[n_test + i * dev_per_voice: n_test + (i + 1) * dev_per_voice], seed * 1000 + spk + 500))
-    for i, voice in enumerate(TEST_VOICES):
-        spk = 900 + i
-        jobs.append((root / "test", spk, 1, voice, held_out[i * test_per_voice:(i + 1) * test_per_voice], seed * 1000 + spk))
-    start = len(TEST_VOICES) * test_per_voice
-    for i in range(long_speakers):
-        spk, voice = 950 + i, TEST_VOICES[i % len(TEST_VOICES)]
-        jobs.append((root / "test-long", spk, 1, voice, held_out[start + i * long_utterances: start + (i + 1) * long_utterances], seed * 1000 + spk))
+    jobs = [(root / r.split, r.speaker, 2 if r.split == "dev" else 1, r.voice, r.texts, r.seed) for r in readings]
     return write_chapters(jobs, workers)
 
 

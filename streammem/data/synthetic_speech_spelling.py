@@ -28,10 +28,9 @@ from streammem.data.synthetic_speech import (
     _NOUN,
     _PREP,
     _TIME,
-    TEST_VOICES,
-    TRAIN_VOICES,
     SentenceGrammar,
     Voice,
+    plan_readings,
     write_chapters,
 )
 
@@ -203,31 +202,19 @@ def write_spelling_corpus(
     """Write train/dev/test/test-long under ``root`` and ``conventions.txt`` (``speaker-chapter convention``
     per line); returns utterance counts per split. Test sentences and voices are held out as in
     :func:`streammem.data.synthetic_speech.write_corpus`."""
+    readings = plan_readings(SpellingGrammar(seed).unique_templates, train_per_voice, dev_per_voice, test_per_voice,
+                             long_utterances, long_speakers, seed)
     root = Path(root)
-    grammar = SpellingGrammar(seed)
-    n_test = len(TEST_VOICES) * test_per_voice + long_speakers * long_utterances
-    n_dev = len(TRAIN_VOICES) * dev_per_voice
-    held_out = grammar.unique_templates(n_test + n_dev)
-    train = grammar.unique_templates(len(TRAIN_VOICES) * train_per_voice, exclude=set(held_out))
+    size = {"train": train_chapter, "dev": dev_per_voice, "test": test_chapter, "test-long": long_utterances}
     planned: list[tuple[Job, str]] = []
-    for i, voice in enumerate(TRAIN_VOICES):
-        spk = 100 + i
-        planned += _chapters(root / "train", spk, voice, train[i * train_per_voice:(i + 1) * train_per_voice],
-                             train_chapter, seed * 1000 + spk)
-        dev = held_out[n_test + i * dev_per_voice: n_test + (i + 1) * dev_per_voice]
-        planned += _chapters(root / "dev", spk, voice, dev, dev_per_voice, seed * 1000 + spk + 500, first=50)
-    for i, voice in enumerate(TEST_VOICES):
-        spk = 900 + i
-        planned += _chapters(root / "test", spk, voice, held_out[i * test_per_voice:(i + 1) * test_per_voice],
-                             test_chapter, seed * 1000 + spk)
-    start = len(TEST_VOICES) * test_per_voice
-    for i in range(long_speakers):  # half the long chapters in each convention
-        spk, voice = 950 + i, TEST_VOICES[i % len(TEST_VOICES)]
-        planned += _chapters(root / "test-long", spk, voice,
-                             held_out[start + i * long_utterances: start + (i + 1) * long_utterances],
-                             long_utterances, seed * 1000 + spk, conventions=[CONVENTIONS[i % 2]])
+    for r in readings:  # dev chapters numbered from 50 (the speaker's train chapters come first); half the
+        # long chapters in each convention
+        conventions = [CONVENTIONS[r.index % 2]] if r.split == "test-long" else None
+        planned += _chapters(root / r.split, r.speaker, r.voice, r.texts, size[r.split], r.seed,
+                             first=50 if r.split == "dev" else 1, conventions=conventions)
     counts = write_chapters([job for job, _ in planned], workers)
     lines = sorted(f"{job[1]}-{job[2]} {convention}\n" for job, convention in planned)
+    root.mkdir(parents=True, exist_ok=True)
     (root / "conventions.txt").write_text("".join(lines))
     return counts
 
