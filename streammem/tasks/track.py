@@ -39,6 +39,7 @@ def load_model(weights: str | os.PathLike | None = None, **overrides: Any):
     """MeMOTR in eval mode with the given (or shipped) weights; its config comes from the weights' JSON."""
     from streammem.checkpoints import load_checkpoint, stored_config_errors
     from streammem.models.memotr import build
+    from streammem.models.memotr.config import resolve_config
 
     path = Path(weights) if weights else _weights_path()
     if not path.is_file():
@@ -46,8 +47,9 @@ def load_model(weights: str | os.PathLike | None = None, **overrides: Any):
     state, meta = load_checkpoint(path)
     if meta.get("model") != "memotr":
         raise InputError(path, f"weights are for model {meta.get('model')!r}, not 'memotr'")
-    with stored_config_errors(path):
-        model = build(meta["config"], **overrides)
+    with stored_config_errors(path):  # the stored config's errors name the sidecar; the caller's overrides'
+        stored = resolve_config(meta["config"])  # errors stay the caller's (train track --init ... --set)
+    model = build(stored, **overrides)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise InputError(path, f"weights do not fit memotr ({len(missing)} missing, {len(unexpected)} unexpected)")

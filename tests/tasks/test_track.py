@@ -138,6 +138,13 @@ def test_train_applies_config_overrides_and_records_them(tmp_path):
     assert model.cfg.dec_layers == 2 and len(model.decoder) == 2
 
 
+def test_a_bad_override_when_fine_tuning_is_blamed_on_the_override_not_the_weights(weights, tmp_path, capsys):
+    rc = main(["train", "track", "--init", str(weights), "--iterations", "1", "--threads", "1",
+               "--out", str(tmp_path / "w.safetensors"), "--set", "no_such_field=1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "train track --set" in err and "no_such_field" in err and ".json" not in err
+
+
 def test_inference_verbs_scope_autograd_instead_of_switching_it_off(dataset, weights, tmp_path, monkeypatch):
     seen = []
     real = track.track_frames
