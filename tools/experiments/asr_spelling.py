@@ -5,14 +5,15 @@ EVAL_JSON is a `streammem eval asr --data DATA` output (it keeps the hypotheses)
 two spellings (COLOUR / COLOR ...) is aligned to the hypothesis with jiwer and counted as: right spelling,
 the other convention's spelling (the error only a memory of the chapter can avoid), or another error.
 Per bucket (`one by one`: test-long's utterances decoded separately, `--split test-long --long-split ""`),
-and per minute of the long-form recordings (a word counts in the minute its utterance starts).
+per minute of the long-form recordings (a word counts in the minute its utterance starts), and the
+utterances scored on their own split by their chapter's convention.
 """
 import json
 import sys
 from pathlib import Path
 
 from streammem.data.librispeech import long_form_sets, read_split
-from streammem.data.synthetic_speech_spelling import spelled_word, spelling_verdicts
+from streammem.data.synthetic_speech_spelling import chapter_conventions, spelled_word, spelling_verdicts
 from streammem.evaluation.functional.speech import normalize_transcript
 
 BUCKETS = {"1min": 60.0, "2min": 120.0, "5min": 300.0}  # eval's default --buckets: ids count across all three
@@ -24,16 +25,20 @@ def main(argv: list[str]) -> int:
     hyps = result["hypotheses"]
     counts: dict[str, dict[str, int]] = {}
     by_minute: dict[int, dict[str, int]] = {}
+    by_convention: dict[str, dict[str, int]] = {}
 
     def add(table: dict, key, verdicts: list[str]) -> None:
         row = table.setdefault(key, {"right": 0, "other": 0, "error": 0})
         for v in verdicts:
             row[v] += 1
 
+    conventions = chapter_conventions(data)
     for split, label in (("test", "short"), ("test-long", "one by one")):  # utterances scored on their own
         for u in read_split(data / split):
             if u.id in hyps:
-                add(counts, label, spelling_verdicts(u.text, hyps[u.id]))
+                verdicts = spelling_verdicts(u.text, hyps[u.id])
+                add(counts, label, verdicts)
+                add(by_convention, f"{label}, {conventions[f'{u.speaker}-{u.chapter}']} chapters", verdicts)
     for lf in long_form_sets(read_split(data / "test-long"), BUCKETS):
         if lf.id not in hyps:
             continue
@@ -45,9 +50,10 @@ def main(argv: list[str]) -> int:
             add(by_minute, int(start // 60), verdicts[k:k + n])
             k, start = k + n, start + u.seconds
     print(f"{argv[0]}: spelled words, % right spelling / % other convention's spelling / % other error")
-    for key, row in [*counts.items(), *((f"minute {m + 1}", by_minute[m]) for m in sorted(by_minute))]:
+    rows = [*counts.items(), *((f"minute {m + 1}", by_minute[m]) for m in sorted(by_minute)), *sorted(by_convention.items())]
+    for key, row in rows:
         n = sum(row.values())
-        print(f"  {key:>9}: {n:5d} words  right {100 * row['right'] / n:5.1f}  other convention "
+        print(f"  {key:>9}: {n:5d} words ({row['right']} right, {row['other']} other)  right {100 * row['right'] / n:5.1f}  other convention "
               f"{100 * row['other'] / n:5.1f}  other error {100 * row['error'] / n:5.1f}")
     return 0
 
