@@ -1,0 +1,47 @@
+"""Progress for long jobs: a tqdm bar with ETA on a terminal, plain periodic lines in a log file.
+
+tqdm redraws its bar with carriage returns, which turn a log file into one huge line; when stderr is not a
+terminal, :func:`progress` keeps tqdm's counting and ETA but prints a whole line every ``log_every`` seconds.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+from tqdm import tqdm
+
+__all__ = ["progress"]
+
+T = TypeVar("T")
+
+
+class _Lines:
+    """A file-like target that turns tqdm's carriage-return redraws into whole lines."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        text = text.replace("\r", "").replace("\x1b[A", "")
+        if text.strip():
+            self.stream.write(text.rstrip("\n") + "\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def progress(items: Iterable[T], *, total: int | None = None, desc: str = "", unit: str = "it",
+             log_every: float = 10.0, enabled: bool = True) -> Iterator[T]:
+    """Iterate ``items`` with a progress bar (ETA when ``total`` is known) on stderr."""
+    if not enabled:
+        yield from items
+        return
+    terminal = sys.stderr.isatty()
+    bar = tqdm(items, total=total, desc=desc, unit=unit, file=sys.stderr if terminal else _Lines(sys.stderr),
+               mininterval=0.1 if terminal else log_every, dynamic_ncols=terminal, ascii=not terminal)
+    try:
+        yield from bar
+    finally:
+        bar.close()

@@ -1,0 +1,368 @@
+"""The shared task layer: what every ``streammem <verb> <task>`` has in common, owned in one place.
+
+A task module (``streammem/tasks/<task>.py``) holds only what is specific to its task. For each verb it
+supports it defines ``add_<verb>_arguments(parser)`` (which starts with :func:`add_common_arguments`) and
+``<verb>(args) -> int`` (which starts with :func:`start`). This module owns:
+
+- **options with one meaning everywhere**: ``--weights`` (model weights; default the shipped ones), ``--out``
+  (output folder, or the main output file), ``--device`` (``auto|cpu|cuda|cuda:N|mps``), ``--threads``;
+  ``train`` adds ``--config NAME|FILE.py|FILE.yaml``, ``--set KEY=VALUE`` and ``--seed``;
+- **devices and threads** (:func:`resolve_device`), set up once by :func:`start`;
+- **weights resolution** (:func:`resolve_weights`): the shipped file for a model and config, or the user's;
+- **the output convention** ``runs/<task>/<verb>/<stem>/`` (:class:`Outputs`): every verb writes its JSON
+  there unless ``--out`` says otherwise; the last line printed names what was written;
+- **output safety**: an output never equals an input of the command, never lands inside the installed
+  package (shipped weights and samples), and its folder is checked writable before any work starts;
+- **training configs** (:func:`train_config`): a named config or a config file read with mmengine's
+  ``Config``, then ``--set`` overrides; the resolved config is printed and stored beside the weights.
+
+Example (a verb of a task module)::
+
+    def add_eval_arguments(p):
+        add_common_arguments(p, "eval", threads=2)
+        p.add_argument("data", type=Path)
+
+    def eval(args):
+        run = start(args, task="anomaly", verb="eval", stem=args.data.name, inputs=[args.data])
+        model = load_model(resolve_weights(args.weights, "memmc_mae"), run.device)
+        ...
+        run.write_json("metrics.json", metrics)
+        return run.finish()
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streammem.errors import InputError, StreamMemError, atomic_output
+
+__all__ = [
+    "COMMON_OPTIONS",
+    "PACKAGE_DIR",
+    "RUNS_DIR",
+    "Outputs",
+    "Run",
+    "add_common_arguments",
+    "positive_int",
+    "positive_float",
+    "non_negative_int",
+    "resolve_device",
+    "resolve_weights",
+    "start",
+    "train_config",
+    "warn",
+]
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the installed ``streammem`` package: never written to
+RUNS_DIR = Path("runs")
+# The options every verb that has them spells the same way (checked by tests/tasks/test_surface.py).
+COMMON_OPTIONS: dict[str, tuple[str, ...]] = {
+    "demo": ("--weights", "--out", "--device", "--threads"),
+    "run": ("--weights", "--out", "--device", "--threads"),
+    "eval": ("--weights", "--out", "--device", "--threads"),
+    "export": ("--weights", "--out", "--device", "--threads"),
+    "bench": ("--weights", "--out", "--device", "--threads"),
+    "train": ("--out", "--device", "--threads", "--config", "--set", "--seed"),
+}
+
+
+# ------------------------------------------------------------------------------------------ option types
+def _number(kind: type, low: float, inclusive: bool, what: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not {what}") from None
+        if value != value or value in (float("inf"), float("-inf")):  # NaN / inf never make sense as a setting
+            raise argparse.ArgumentTypeError(f"'{text}' is not {what}")
+        if value < low or (value == low and not inclusive):
+            raise argparse.ArgumentTypeError(f"'{text}' is not {what}")
+        return value
+
+    parse.__name__ = what
+    return parse
+
+
+positive_int = _number(int, 0, False, "a positive integer")
+non_negative_int = _number(int, 0, True, "a non-negative integer")
+positive_float = _number(float, 0.0, False, "a positive number")
+
+
+def add_common_arguments(
+    parser: argparse.ArgumentParser,
+    verb: str,
+    *,
+    threads: int = 2,
+    weights_help: str = "model weights (.safetensors; default: the shipped tiny weights)",
+    out_help: str | None = None,
+    configs: Iterable[str] = ("tiny", "paper"),
+) -> None:
+    """Add the options of ``verb`` that every task spells the same way (see ``COMMON_OPTIONS``)."""
+    names = COMMON_OPTIONS[verb]
+    if "--weights" in names:
+        parser.add_argument("--weights", type=Path, default=None, help=weights_help)
+    parser.add_argument("--out", type=Path, default=None, help=out_help or (
+        f"output folder (default: runs/<task>/{verb}/<name>/), or the main output file itself"))
+    parser.add_argument("--device", default="auto", help="auto (cuda when available, else cpu), cpu, cuda, cuda:N, mps")
+    parser.add_argument("--threads", type=positive_int, default=threads, help=f"CPU threads for torch (default {threads})")
+    if verb == "train":
+        configs = tuple(configs)
+        parser.add_argument("--config", default=configs[0], help=f"model config: a name ({', '.join(configs)}) or a "
+                            "config file (.py or .yaml, read with mmengine) holding config fields and optionally "
+                            f"`base = NAME` (default {configs[0]})")
+        parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                            help="override one config field (repeatable); the value is JSON, e.g. --set layers=3 "
+                            "--set memory=none; stored with the weights")
+        parser.add_argument("--seed", type=int, default=0, help="random seed of initialisation and data order")
+
+
+# ------------------------------------------------------------------------------------------------ device
+def resolve_device(name: str):
+    """``auto|cpu|cuda|cuda:N|mps`` -> a ``torch.device`` that exists here, or a one-line error."""
+    import torch
+
+    name = (name or "auto").strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise InputError("--device", f"'{name}' is not a device (use auto, cpu, cuda, cuda:N or mps)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError("--device", f"'{name}': CUDA is not available on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise InputError("--device", f"'{name}': this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise InputError("--device", f"'{name}': MPS is not available on this machine")
+    elif device.type != "cpu":
+        raise InputError("--device", f"'{name}' is not supported (use auto, cpu, cuda, cuda:N or mps)")
+    return device
+
+
+# ----------------------------------------------------------------------------------------------- weights
+def resolve_weights(weights: str | os.PathLike | None, model: str, config: str = "tiny") -> Path:
+    """The user's weights file, or the shipped ``<model>_<config>.safetensors``; a missing file is one line."""
+    from streammem.models import weights_path
+
+    path = Path(weights) if weights else weights_path(model, config)
+    if not path.is_file():
+        hint = "" if weights else f" (no shipped {config} weights for {model}: train them with `streammem train`)"
+        raise InputError(path, f"weights not found{hint}")
+    return path
+
+
+# ----------------------------------------------------------------------------------------------- outputs
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
+@dataclass
+class Outputs:
+    """Where a verb writes, and the guard that keeps it from destroying anything.
+
+    ``folder`` is ``runs/<task>/<verb>/<stem>/`` or the user's ``--out``. When ``--out`` ends in one of the
+    verb's ``main_suffixes`` (``.json``, ``.safetensors``, ``.pt`` ...), it names the main output file and the
+    other outputs go beside it. Every path handed out is checked against the command's inputs and the package.
+    """
+
+    folder: Path
+    main: Path | None = None
+    inputs: tuple[Path, ...] = ()
+    written: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def plan(cls, task: str, verb: str, stem: str, out: Path | None, inputs: Iterable[str | os.PathLike | None] = (),
+             main_suffixes: Iterable[str] = (".json",)) -> Outputs:
+        """Decide the output folder and check it before any work starts."""
+        resolved = tuple(Path(p).resolve() for p in inputs if p is not None and str(p) != "")
+        main = None
+        if out is None:
+            folder = RUNS_DIR / task / verb / (_safe_stem(stem) or task)
+        elif out.suffix.lower() in tuple(main_suffixes) and not out.is_dir():
+            folder, main = out.parent, out
+        else:
+            folder = out
+        outputs = cls(folder=folder, main=main, inputs=resolved)
+        outputs._check_folder()
+        if main is not None:
+            outputs.path(main.name)
+        return outputs
+
+    def _check_folder(self) -> None:
+        where = self.folder.resolve()
+        if _inside(where, PACKAGE_DIR):
+            raise InputError(self.folder, "refusing to write inside the streammem package (shipped weights and "
+                             "samples); choose another --out")
+        if where.exists() and not where.is_dir():
+            raise InputError(self.folder, "is a file, not a folder (give a folder, or a file name with the expected "
+                             "suffix)")
+        if where in self.inputs:
+            raise InputError(self.folder, "is an input of this command; choose another --out")
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise InputError(self.folder, f"cannot create the output folder ({err.strerror or err})") from None
+        if not os.access(where, os.W_OK | os.X_OK):
+            raise InputError(self.folder, "output folder is not writable")
+
+    def path(self, name: str) -> Path:
+        """``folder/name`` (or the main file when ``name`` is its name), refused if it would overwrite an input
+        or a file inside the package."""
+        target = self.main if self.main is not None and name == self.main.name else self.folder / name
+        where = target.resolve()
+        if where in self.inputs:
+            raise InputError(target, "is an input of this command; refusing to overwrite it (choose another --out)")
+        if _inside(where, PACKAGE_DIR):
+            raise InputError(target, "refusing to write inside the streammem package; choose another --out")
+        if where.is_dir():
+            raise InputError(target, "is a folder; cannot write the output there")
+        return target
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        """Write ``obj`` as indented JSON, atomically, and remember it for :meth:`report`."""
+        target = self.path(name)
+        with atomic_output(target) as tmp:
+            tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
+        return self.record(target)
+
+    def record(self, path: Path) -> Path:
+        """Note a file written by other code (a PNG, a video, weights) for :meth:`report`."""
+        if path not in self.written:
+            self.written.append(path)
+        return path
+
+    def report(self) -> None:
+        """The last line of a verb: what was written, where."""
+        if self.written:
+            print("wrote: " + ", ".join(str(p) for p in self.written), flush=True)
+
+
+def _json_default(value: Any) -> Any:
+    """numpy scalars and paths inside results."""
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _safe_stem(text: str) -> str:
+    """A folder name from a source: a file's stem, a URL's last part, ``camera0`` for camera 0."""
+    text = str(text).rstrip("/")
+    if text.isdigit():
+        return f"camera{text}"
+    name = text.split("?")[0].split("/")[-1]
+    stem = Path(name).stem if "." in name else name
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in stem).strip("._")
+
+
+# ----------------------------------------------------------------------------------------------- the run
+@dataclass
+class Run:
+    """What :func:`start` hands a verb: the device and the outputs."""
+
+    device: Any
+    outputs: Outputs
+
+    def path(self, name: str) -> Path:
+        return self.outputs.path(name)
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        return self.outputs.write_json(name, obj)
+
+    def record(self, path: Path) -> Path:
+        return self.outputs.record(path)
+
+    def finish(self) -> int:
+        self.outputs.report()
+        return 0
+
+
+def start(args: argparse.Namespace, *, task: str, verb: str, stem: str, inputs: Iterable[Any] = (),
+          main_suffixes: Iterable[str] = (".json",)) -> Run:
+    """Set threads and device from ``args`` and plan the outputs (checked before any work starts).
+
+    ``inputs``: every file or folder the command reads (weights, data, source); none may be overwritten.
+    """
+    import torch
+
+    threads = getattr(args, "threads", None)
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    device = resolve_device(getattr(args, "device", "auto"))
+    weights = getattr(args, "weights", None)
+    all_inputs = [*inputs, weights] + ([_sidecar(weights)] if weights else [])
+    outputs = Outputs.plan(task, verb, stem, getattr(args, "out", None), all_inputs, main_suffixes)
+    return Run(device=device, outputs=outputs)
+
+
+def _sidecar(weights: Path) -> Path:
+    return Path(weights).with_suffix(".json")
+
+
+# ------------------------------------------------------------------------------------------------ configs
+def train_config(named: Mapping[str, Any], config: str, sets: Iterable[str] = (), **fixed: Any) -> dict[str, Any]:
+    """The model config a ``train`` verb builds: ``named[config]`` or a config file, then ``--set`` overrides.
+
+    ``config`` is a name in ``named`` (dataclass configs) or a ``.py``/``.yaml``/``.json`` file read with
+    mmengine's ``Config``; a file may name its starting point with ``base = "tiny"`` (default: the first
+    name in ``named``). ``fixed`` are fields the data decides (e.g. the number of classes). Unknown fields
+    are left for the model's config class to refuse, so the error names the field. The result is printed.
+    """
+    from dataclasses import asdict, is_dataclass
+
+    from streammem.models.config import parse_overrides
+
+    if config in named:
+        base_name, from_file = config, {}
+    else:
+        path = Path(config)
+        if not path.is_file():
+            raise InputError(config, f"not a config name ({', '.join(named)}) nor a config file")
+        from_file = _read_config_file(path)
+        base_name = str(from_file.pop("base", next(iter(named))))
+        if base_name not in named:
+            raise InputError(path, f"base '{base_name}' is not a config name ({', '.join(named)})")
+    base = named[base_name]
+    resolved = dict(asdict(base) if is_dataclass(base) else base)
+    resolved.update(from_file)
+    try:
+        resolved.update(parse_overrides(sets))
+    except ValueError as err:
+        raise StreamMemError(f"--set: {err}") from None
+    resolved.update(fixed)
+    print(f"config ({config}" + (f", base {base_name}" if base_name != config else "") + "): "
+          + json.dumps(resolved, sort_keys=True, default=str), flush=True)
+    return resolved
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    """A config file's fields, through mmengine's ``Config`` (Python, YAML or JSON)."""
+    if path.suffix.lower() not in (".py", ".yaml", ".yml", ".json"):
+        raise InputError(path, "config files are .py, .yaml or .json")
+    try:
+        from mmengine.config import Config
+
+        cfg = Config.fromfile(str(path))
+    except Exception as err:  # mmengine raises SyntaxError, yaml errors, KeyError ...: one line for the user
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise InputError(path, f"cannot read the config: {first}") from None
+    return {k: v for k, v in cfg.to_dict().items() if not k.startswith("_")}
+
+
+def warn(message: str) -> None:
+    """A one-line warning on stderr (the problem and, where one was applied, the fix)."""
+    print(f"streammem: warning: {message}", file=sys.stderr, flush=True)
