@@ -32,14 +32,76 @@ def _loop(model, x):
 
 
 @pytest.mark.parametrize("threshold", [0.5, 0.0, 2.0])  # own flags, always write, never write
-@pytest.mark.parametrize("memory_len", [2, 0])
-def test_forward_sequence_equals_step_loop(threshold, memory_len):
-    model = _small(flag_threshold=threshold, memory_len=memory_len)
+@pytest.mark.parametrize("memory, memory_len", [("queue", 2), ("queue", 0), ("none", 2), ("gated", 2), ("knn", 2)])
+def test_forward_sequence_equals_step_loop(threshold, memory, memory_len):
+    model = _small(flag_threshold=threshold, memory=memory, memory_len=memory_len, memory_top_k=3)
     x = torch.randn(2, 23, 8)
     stepped, _ = _loop(model, x)
     with torch.no_grad():
         seq = model.forward_sequence(x)
     assert max_abs_diff(stepped, seq) < 1e-4
+
+
+def test_no_memory_variant_keeps_head_and_range_and_stays_empty():
+    queue, none = _small(memory="queue"), _small(memory="none")
+    shapes = {n: tuple(p.shape) for n, p in queue.named_parameters()}
+    assert {n: tuple(p.shape) for n, p in none.named_parameters()} == shapes
+    assert none.start_bins.out_features == queue.start_bins.out_features == SMALL["memory_len"] + 2
+    # the same decoding range: a start offset in the last bin decodes identically in both
+    logits = torch.full((1, 3, 4), -9.0)
+    logits[..., 3] = 9.0
+    residual, end, now = torch.full((1, 3, 4), 0.5), torch.zeros(1, 3), torch.tensor([40.0])
+    assert torch.equal(none.boundaries(logits, residual, end, now)[0], queue.boundaries(logits, residual, end, now)[0])
+    assert float(none.boundaries(logits, residual, end, now)[0][0, 0]) == 40.0 - 3.5 * SMALL["segment_len"]
+    none.flag_threshold = -1.0  # the flag fires at every step, yet nothing is written
+    _, state = _loop(none, torch.randn(2, 30, 8))
+    assert [tuple(t.shape) for t in state] == [tuple(t.shape) for t in queue.initial_state(2)]
+    assert not bool(state.mem_valid.any()) and not bool(state.mem_items.any())
+    x = torch.randn(1, 30, 8)
+    with torch.no_grad():  # teacher-forced flags do not reach the memory either
+        written = none.forward_sequence(x, flags=torch.ones(1, 30, dtype=torch.bool))
+        unwritten = none.forward_sequence(x, flags=torch.zeros(1, 30, dtype=torch.bool))
+    assert max_abs_diff(written, unwritten) == 0
+
+
+@pytest.mark.parametrize("memory", ["queue", "none", "gated", "knn"])
+def test_memory_kinds_stream_with_fixed_state_and_script(memory):
+    model = _small(memory=memory, flag_threshold=0.0)
+    state = model.initial_state(2)
+    shapes = [tuple(t.shape) for t in state]
+    with torch.no_grad():
+        for _ in range(40):
+            _, state = model(torch.randn(2, 8), state)
+    assert [tuple(t.shape) for t in state] == shapes
+    if memory != "none":
+        assert bool(state.mem_items.any())  # something was written
+    scripted = script(model)
+    assert stream_parity(model, scripted, list(torch.randn(12, 2, 8)), model.initial_state(2)) < 1e-5
+
+
+@pytest.mark.parametrize("memory", ["queue", "gated", "knn"])
+def test_forget_one_row_leaves_other_rows_outputs_identical(memory):
+    model = _small(memory=memory, flag_threshold=0.0)
+    x = torch.randn(2, 30, 8)
+    with torch.no_grad():
+        state = model.initial_state(2)
+        for t in range(20):
+            _, state = model(x[:, t], state)
+        reset = model.forget(state, torch.tensor([False, True]))
+        fresh = model.initial_state(1)
+        kept, restarted = state, reset
+        for t in range(20, 30):
+            out_kept, kept = model(x[:, t], kept)
+            out_reset, restarted = model(x[:, t], restarted)
+            out_fresh, fresh = model(x[1:, t], fresh)
+            assert all(torch.equal(a[0], b[0]) for a, b in zip(out_kept, out_reset, strict=True))
+            torch.testing.assert_close(out_reset.logits[1:], out_fresh.logits, rtol=1e-5, atol=1e-5)
+    assert not torch.equal(out_kept.logits[1], out_reset.logits[1])
+
+
+def test_unknown_memory_kind_rejected():
+    with pytest.raises(ValueError, match="memory must be one of"):
+        _small(memory="lstm")
 
 
 def test_forward_sequence_with_given_flags_matches_loop_that_writes_them():

@@ -16,5 +16,5 @@ def make_config(config: str | dict[str, Any] = "tiny", **overrides: Any) -> MATR
 
 
 def build(config: str | dict[str, Any] = "tiny", **overrides: Any) -> MATR:
-    """Build MATR from a named config or a config dict (e.g. ``memory_len=0`` for the no-memory ablation)."""
+    """Build MATR from a named config or a config dict (e.g. ``memory="none"`` for the no-memory ablation)."""
     return MATR(make_config(config, **overrides))

@@ -9,6 +9,14 @@ official code, memory is kept per phase ``t mod S``: the queue read at step t ho
 t-S, t-2S, ... so every phase sees a stream of non-overlapping segments while outputs come every step.
 The end decoder reads the encoded segment; the start decoder reads the (subsampled) memory plus the
 current segment with 2-D (segment age, in-segment position) positions.
+
+The memory slot is swappable (``MATRConfig.memory``), every other part staying the same (same M, same
+start head with M+2 bins, same decoding range):
+``queue`` the paper's FIFO (:class:`MemoryQueue`); ``none`` the same queue never written (the clean
+ablation: only memory content is removed); ``gated`` M*S' slots updated by :class:`GatedMemory` from each
+flagged segment's tokens; ``knn`` a :class:`KNNMemory` of the last M flagged segments' tokens, of which the
+``memory_top_k`` nearest to the flag token's encoding are read. Gated slots and retrieved tokens carry no
+segment age (their age position is the "unknown" one).
 """
 
 
@@ -18,10 +26,12 @@ from typing import Final, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from streammem.memory import MemoryQueue, QueueState
+from streammem.memory import GatedMemory, GatedState, KNNMemory, KNNState, MemoryQueue, QueueState
 from streammem.models.matr.layers import MLP, DecoderLayer, sinusoid
 
-__all__ = ["MATR", "MATRConfig", "MATRState", "MATROutput", "CONFIGS"]
+__all__ = ["MATR", "MATRConfig", "MATRState", "MATROutput", "CONFIGS", "MEMORY_KINDS"]
+
+MEMORY_KINDS = ("queue", "none", "gated", "knn")
 
 
 @dataclass
@@ -45,6 +55,8 @@ class MATRConfig:
     flag_threshold: float = 0.5
     detect_back: int = 16  # training targets: GT ends in (t - detect_back, t + anticipate]
     anticipate: int = 16
+    memory: str = "queue"  # queue | none (queue never written: the ablation) | gated | knn (see the module docstring)
+    memory_top_k: int = 0  # knn: tokens read per step (0: half of the M*S/gap stored)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,9 +89,11 @@ class MATRState(NamedTuple):
 
     window: (B, S, D) projected features of the current segment, oldest first (zeros before the start).
     steps: (B,) int64 features consumed so far (the phase is ``steps mod S``).
-    mem_items: (B*S, M, S, D) per-phase memory queues of detached projected segments.
-    mem_valid: (B*S, M) bool slot validity.
-    mem_stamps: (B*S, M) int64 index of the last feature of each stored segment (-1 when empty).
+    mem_items, mem_valid, mem_stamps: the memory component's state, one per phase (rows b*S + phase):
+      queue / none: (B*S, M, S, D) detached projected segments, (B*S, M) bool slot validity, (B*S, M) int64
+      index of the last feature of each stored segment (-1 when empty);
+      gated: (B*S, M*S', D) slots, (B*S, 0), (B*S, 0) (S' = S / memory_gap tokens kept per segment);
+      knn: (B*S, M*S', D) stored tokens (keys = values), (B*S, M*S') bool, (B*S,) int64 next slot written.
     """
 
     window: Tensor
@@ -119,6 +133,7 @@ class MATR(nn.Module):
 
     segment_len: Final[int]
     memory_len: Final[int]
+    memory_writes: Final[bool]
     memory_gap: Final[int]
     max_age: Final[int]
     d_model: Final[int]
@@ -131,9 +146,14 @@ class MATR(nn.Module):
         c = config
         if c.d_model % 2 or c.segment_len % c.memory_gap:
             raise ValueError("MATR: d_model must be even and segment_len divisible by memory_gap")
+        if c.memory not in MEMORY_KINDS:
+            raise ValueError(f"MATR: memory must be one of {', '.join(MEMORY_KINDS)}, got {c.memory!r}")
+        if c.memory in ("gated", "knn") and c.memory_len < 1:
+            raise ValueError(f"MATR: memory={c.memory!r} needs memory_len >= 1")
         self.config = c
         self.segment_len = c.segment_len
         self.memory_len = c.memory_len
+        self.memory_writes = c.memory != "none"
         self.memory_gap = c.memory_gap
         self.max_age = c.max_age
         self.d_model = c.d_model
@@ -166,8 +186,13 @@ class MATR(nn.Module):
         self.start_bins = nn.Linear(d, c.memory_len + 2)
         self.start_residuals = nn.Linear(d, c.memory_len + 2)
         self.class_head = MLP(2 * d, d, c.num_classes + 1)
-        self.memory = MemoryQueue(c.memory_len, [c.segment_len, d])
         S = c.segment_len
+        tokens = c.memory_len * (S // c.memory_gap)  # M*S': memory tokens the start decoder reads
+        # Exactly one component is set; the others are None, so TorchScript compiles only its branch.
+        self.queue: MemoryQueue | None = MemoryQueue(c.memory_len, [S, d]) if c.memory in ("queue", "none") else None
+        self.gated: GatedMemory | None = GatedMemory(tokens, d) if c.memory == "gated" else None
+        top_k = c.memory_top_k or max(1, tokens // 2)
+        self.knn: KNNMemory | None = KNNMemory(tokens, d, d, top_k) if c.memory == "knn" else None
         # Reversed positions: flag token 0, newest feature 1, oldest S (tokens are [flag, oldest..newest]).
         enc_positions = torch.cat([torch.zeros(1), torch.arange(S, 0, -1).float()])
         self.register_buffer("encoder_pos", sinusoid(enc_positions, d).unsqueeze(0), persistent=False)
@@ -245,24 +270,65 @@ class MATR(nn.Module):
         now = now.unsqueeze(-1)
         return now - offset * self.segment_len, now - end_offset * self.segment_len
 
+    def slot_tokens(self, slots: Tensor, found: Tensor, current: Tensor) -> tuple[Tensor, Tensor]:
+        """Memory tokens without segment ages (gated slots, retrieved tokens) + the current segment.
+
+        slots (N, L, D), found (N, L) bool (False: empty, zeros), current (N, S, D)
+        -> tokens (N, L + S/gap, D), positions (same shape). A stored token's age position is the oldest
+        bucket (its age is unknown), an empty one's the empty-slot row; in-segment positions cycle.
+        """
+        n, length = slots.shape[0], slots.shape[1]
+        kept = self.inseg_pos.shape[0]
+        now = current.index_select(1, self.kept_tokens)
+        age = torch.where(found, self.max_age, self.max_age + 1)
+        age = torch.cat([age, age.new_zeros(n, kept)], dim=1)
+        inseg = torch.cat([torch.arange(length, device=slots.device) % kept, torch.arange(kept, device=slots.device)])
+        pos = torch.cat([self.age_pos[age], self.inseg_pos[inseg].unsqueeze(0).expand(n, -1, -1)], dim=-1)
+        return torch.cat([slots * found.unsqueeze(-1).to(slots.dtype), now], dim=1), pos
+
+    def knn_read(self, state: KNNState, encoded: Tensor) -> tuple[Tensor, Tensor]:
+        """The ``memory_top_k`` stored tokens nearest to the flag token's encoding: (N, k, D), found (N, k)."""
+        knn = self.knn
+        assert knn is not None
+        values, _, found = knn.read(state, encoded[:, :1])
+        return values[:, 0], found[:, 0]
+
     # ------------------------------------------------------------------------------------- streaming
     @torch.jit.export
     def initial_state(self, batch_size: int) -> MATRState:
         """Empty window and memory for ``batch_size`` new streams."""
         device = self.flag_token.device
         S = self.segment_len
-        queue = self.memory.init(batch_size * S, device)
-        return MATRState(
-            torch.zeros(batch_size, S, self.d_model, device=device),
-            torch.zeros(batch_size, dtype=torch.int64, device=device),
-            queue.items,
-            queue.valid,
-            queue.stamps,
-        )
+        window = torch.zeros(batch_size, S, self.d_model, device=device)
+        steps = torch.zeros(batch_size, dtype=torch.int64, device=device)
+        rows = batch_size * S
+        queue, gated, knn = self.queue, self.gated, self.knn
+        if gated is not None:
+            none = torch.zeros(rows, 0, dtype=torch.bool, device=device)
+            return MATRState(window, steps, gated.init(rows, device).slots, none, none.long())
+        if knn is not None:
+            empty = knn.init(rows, device)
+            return MATRState(window, steps, empty.keys, empty.valid, empty.next_index)
+        assert queue is not None
+        empty = queue.init(rows, device)
+        return MATRState(window, steps, empty.items, empty.valid, empty.stamps)
 
     def forward(self, x: Tensor, state: MATRState) -> tuple[MATROutput, MATRState]:
         """One streaming step: x (B, F) one feature per stream -> (MATROutput with leading (B,), new state)."""
         return self.step(x, state)
+
+    @torch.jit.export
+    def forget(self, state: MATRState, reset: Tensor) -> MATRState:
+        """Rows where ``reset`` (B,) is True start a new stream (empty window and memory); others unchanged."""
+        fresh = self.initial_state(reset.shape[0])
+        phases = reset.repeat_interleave(self.segment_len)  # memory rows are b*S + phase
+        return MATRState(
+            torch.where(reset.view(-1, 1, 1), fresh.window, state.window),
+            torch.where(reset, fresh.steps, state.steps),
+            torch.where(phases.view([-1] + [1] * (state.mem_items.dim() - 1)), fresh.mem_items, state.mem_items),
+            torch.where(phases.view([-1] + [1] * (state.mem_valid.dim() - 1)), fresh.mem_valid, state.mem_valid),
+            torch.where(phases.view([-1] + [1] * (state.mem_stamps.dim() - 1)), fresh.mem_stamps, state.mem_stamps),
+        )
 
     @torch.jit.export
     def step(self, x: Tensor, state: MATRState) -> tuple[MATROutput, MATRState]:
@@ -275,25 +341,50 @@ class MATR(nn.Module):
         phase = torch.remainder(t, S)
         encoded, flag_logit = self.encode(window)
         rows = torch.arange(b, device=x.device)
-        items = state.mem_items.view(b, S, M, S, self.d_model)[rows, phase]
-        valid = state.mem_valid.view(b, S, M)[rows, phase]
-        stamps = state.mem_stamps.view(b, S, M)[rows, phase]
-        age = torch.div(t.unsqueeze(1) - stamps, S, rounding_mode="floor")
-        mem, mem_pos = self.memory_tokens(items, valid, age, window)
+        phase_row = rows * S + phase  # this step's memory row of each stream
+        queue, gated, knn = self.queue, self.gated, self.knn
+        if gated is not None:
+            mem, mem_pos = self.slot_tokens(
+                state.mem_items[phase_row], torch.ones(b, state.mem_items.shape[1], dtype=torch.bool, device=x.device),
+                window,
+            )
+        elif knn is not None:
+            phase_state = KNNState(
+                state.mem_items[phase_row], state.mem_items[phase_row], state.mem_valid[phase_row],
+                state.mem_stamps[phase_row],
+            )
+            mem, mem_pos = self.slot_tokens(*self.knn_read(phase_state, encoded), window)
+        else:
+            items = state.mem_items.view(b, S, M, S, self.d_model)[rows, phase]
+            valid = state.mem_valid.view(b, S, M)[rows, phase]
+            stamps = state.mem_stamps.view(b, S, M)[rows, phase]
+            age = torch.div(t.unsqueeze(1) - stamps, S, rounding_mode="floor")
+            mem, mem_pos = self.memory_tokens(items, valid, age, window)
         logits, start_logits, start_res, end_offset = self.decode(encoded, mem, mem_pos)
         now = (t + 1).to(window.dtype)
         start, end = self.boundaries(start_logits, start_res, end_offset, now)
-        # Selective write: the current segment goes into its phase's queue when the flag fires.
-        write = torch.sigmoid(flag_logit) > self.flag_threshold
-        select = (torch.arange(S, device=x.device).unsqueeze(0) == phase.unsqueeze(1)) & write.unsqueeze(1)
-        queue = self.memory.write(
-            QueueState(state.mem_items, state.mem_valid, state.mem_stamps),
-            window.unsqueeze(1).expand(b, S, S, self.d_model).reshape(b * S, S, self.d_model),
-            select.reshape(b * S),
-            t.unsqueeze(1).expand(b, S).reshape(b * S),
-        )
         out = MATROutput(logits, start_logits, start_res, end_offset, flag_logit, start, end, now)
-        return out, MATRState(window, t + 1, queue.items, queue.valid, queue.stamps)
+        if not self.memory_writes:
+            return out, MATRState(window, t + 1, state.mem_items, state.mem_valid, state.mem_stamps)
+        # Selective write: the current segment goes into its phase's memory when the flag fires.
+        write = torch.sigmoid(flag_logit) > self.flag_threshold
+        select = ((torch.arange(S, device=x.device).unsqueeze(0) == phase.unsqueeze(1)) & write.unsqueeze(1)).reshape(-1)
+        if gated is not None:
+            tokens = window.index_select(1, self.kept_tokens).repeat_interleave(S, dim=0).detach()
+            slots = gated.write(GatedState(state.mem_items), tokens, select.unsqueeze(1).expand(-1, tokens.shape[1]))
+            return out, MATRState(window, t + 1, slots.slots, state.mem_valid, state.mem_stamps)
+        if knn is not None:
+            tokens = window.index_select(1, self.kept_tokens).repeat_interleave(S, dim=0)
+            stored = knn.write(
+                KNNState(state.mem_items, state.mem_items, state.mem_valid, state.mem_stamps), tokens, tokens, select
+            )
+            return out, MATRState(window, t + 1, stored.keys, stored.valid, stored.next_index)
+        assert queue is not None
+        pushed = queue.write(
+            QueueState(state.mem_items, state.mem_valid, state.mem_stamps),
+            window.repeat_interleave(S, dim=0), select, t.repeat_interleave(S),
+        )
+        return out, MATRState(window, t + 1, pushed.items, pushed.valid, pushed.stamps)
 
     # -------------------------------------------------------------------------------------- training
     @torch.jit.unused
@@ -303,6 +394,8 @@ class MATR(nn.Module):
         x: (B, T, F) features. flags: (B, T) bool memory-write decisions (ground truth for teacher forcing);
         None uses the model's own flags (> threshold), exactly as the step loop does. at: (B, K) int64 steps
         to produce outputs for (default all T). Returns MATROutput with leading dims (B, K).
+        With ``memory="gated"`` the slot updates run as a loop over the T/S segment positions (all phases
+        at once); the other memories are gathered directly.
         """
         b, T, _ = x.shape
         S, M = self.segment_len, self.memory_len
@@ -324,13 +417,26 @@ class MATR(nn.Module):
             k = at.shape[1]
             encoded, flag_logit = self.encode(windows[rows, at].reshape(b * k, S, self.d_model))
             flag_logit = flag_logit.view(b, k)
-        ends, valid = _memory_slots(flags, at, S, M)  # (B, K, M) each
-        stored = windows.detach()[rows.unsqueeze(2), ends.clamp(min=0)]  # (B, K, M, S, D)
-        age = torch.div(at.unsqueeze(2) - ends, S, rounding_mode="floor")
-        mem, mem_pos = self.memory_tokens(
-            stored.reshape(b * k, M, S, self.d_model), valid.reshape(b * k, M), age.reshape(b * k, M),
-            windows[rows, at].reshape(b * k, S, self.d_model),
-        )
+        if not self.memory_writes:
+            flags = torch.zeros_like(flags)
+        current = windows[rows, at].reshape(b * k, S, self.d_model)
+        if self.gated is not None:
+            slots = self._gated_slots(windows.detach(), flags)  # (B, T/S + 1, S, M*S', D)
+            slots = slots[rows, torch.div(at, S, rounding_mode="floor"), at % S].flatten(0, 1)
+            mem, mem_pos = self.slot_tokens(slots, torch.ones(slots.shape[:2], dtype=torch.bool, device=x.device), current)
+        else:
+            ends, valid = _memory_slots(flags, at, S, M)  # (B, K, M) each
+            stored = windows.detach()[rows.unsqueeze(2), ends.clamp(min=0)]  # (B, K, M, S, D)
+            if self.knn is not None:
+                tokens = stored.index_select(3, self.kept_tokens).reshape(b * k, -1, self.d_model)
+                found = valid.reshape(b * k, M, 1).expand(-1, -1, self.kept_tokens.shape[0]).reshape(b * k, -1)
+                unused = found.new_zeros(b * k, dtype=torch.int64)
+                mem, mem_pos = self.slot_tokens(*self.knn_read(KNNState(tokens, tokens, found, unused), encoded), current)
+            else:
+                age = torch.div(at.unsqueeze(2) - ends, S, rounding_mode="floor")
+                mem, mem_pos = self.memory_tokens(
+                    stored.reshape(b * k, M, S, self.d_model), valid.reshape(b * k, M), age.reshape(b * k, M), current
+                )
         logits, start_logits, start_res, end_offset = self.decode(encoded, mem, mem_pos)
         now = (at + 1).to(x.dtype)
         start, end = self.boundaries(
@@ -343,6 +449,29 @@ class MATR(nn.Module):
             end_offset.view(b, k, q), flag_logit, start, end, now,
         )
 
+    @torch.jit.unused
+    def _gated_slots(self, windows: Tensor, flags: Tensor) -> Tensor:
+        """Gated slots of every phase before each segment position: (B, T/S + 1, S, M*S', D).
+
+        windows (B, T, S, D), flags (B, T). Entry [b, n, p] is phase p's slots before the write of the segment
+        ending at n*S + p, i.e. what step n*S + p reads. Gradient flows through the gate's recurrence.
+        """
+        gated = self.gated
+        assert gated is not None
+        b, T, S = windows.shape[0], windows.shape[1], self.segment_len
+        count = -(-T // S)
+        pad = count * S - T
+        tokens = torch.cat([windows.index_select(2, self.kept_tokens),
+                            windows.new_zeros(b, pad, self.kept_tokens.shape[0], self.d_model)], dim=1)
+        writes = torch.cat([flags, flags.new_zeros(b, pad)], dim=1)
+        tokens = tokens.view(b, count, S, -1, self.d_model).transpose(1, 2).flatten(0, 1)  # (B*S, n, S', D)
+        writes = writes.view(b, count, S).transpose(1, 2).flatten(0, 1)  # (B*S, n)
+        state = gated.init(b * S, windows.device)
+        history = [state.slots]
+        for n in range(count):
+            state = gated.write(state, tokens[:, n], writes[:, n : n + 1].expand(-1, tokens.shape[2]))
+            history.append(state.slots)
+        return torch.stack(history, 1).view(b, S, count + 1, -1, self.d_model).transpose(1, 2)
 
 def _memory_slots(flags: Tensor, at: Tensor, S: int, M: int) -> tuple[Tensor, Tensor]:
     """Which segments the phase queue holds at each requested step (what the step loop's FIFO contains).
