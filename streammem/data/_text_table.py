@@ -1,4 +1,5 @@
-"""Numeric text tables (MOTChallenge txt, THUMOS per-class txt) read with one-line errors naming file and line."""
+"""Text inputs read one way: UTF-8 (a byte-order mark is skipped, CRLF or LF line ends), one-line errors naming
+file and line; numeric tables (MOTChallenge txt, THUMOS per-class txt) on top."""
 
 from __future__ import annotations
 
@@ -10,9 +11,33 @@ import numpy as np
 
 from streammem.errors import InputError
 
-__all__ = ["read_numeric_table", "first_bad_row"]
+__all__ = ["read_text", "read_numeric_table", "first_bad_row", "unknown_ids_problem"]
 
 _SEPARATOR = re.compile(r"\s*,\s*|\s+")
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """The text of a UTF-8 file without its byte-order mark (Windows editors write one), so a BOM or CRLF
+    line ends never change a parsed value; other encodings (latin-1 ...) are an InputError naming the byte."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise InputError(path, f"cannot read: {err.strerror or err}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise InputError(
+            path, f"not UTF-8 text (byte 0x{data[err.start]:02x}): save the file as UTF-8", line=line
+        ) from None
+
+
+def unknown_ids_problem(what: str, ids: list[str]) -> str:
+    """The message for predictions about items the ground truth does not have (one policy for every task):
+    how many, the first few, and the option that skips them."""
+    shown = ", ".join(repr(i) for i in sorted(ids)[:5]) + (", ..." if len(ids) > 5 else "")
+    return f"{len(ids)} {what} not in the ground truth ({shown}); score --ignore-unknown skips them"
 
 
 def read_numeric_table(
@@ -24,10 +49,7 @@ def read_numeric_table(
     Every row must have the column count of the first row, between ``min_columns`` and ``max_columns``.
     """
     path = Path(path)
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(path, f"cannot read: {err}") from None
+    text = read_text(path)
     rows: list[list[float]] = []
     lines: list[int] = []
     columns = None

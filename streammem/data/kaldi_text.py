@@ -1,6 +1,8 @@
 """Kaldi ``text`` files (``utt_id transcript`` per line) and LibriSpeech ``*.trans.txt``, which use the same format.
 
-An id alone on its line is an empty transcript (what Kaldi decoders write for silence).
+An id alone on its line is an empty transcript (what Kaldi decoders write for silence); references must
+have words (``require_words``), since a word error rate over no words is undefined. Files are UTF-8 (a
+byte-order mark and CRLF line ends are accepted; other encodings are an error naming the byte).
 """
 
 from __future__ import annotations
@@ -9,18 +11,19 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from streammem.data._text_table import read_text
 from streammem.errors import InputError, atomic_output
 
 __all__ = ["read_kaldi_text", "read_librispeech_transcripts", "write_kaldi_text"]
 
 
-def read_kaldi_text(path: str | os.PathLike) -> dict[str, str]:
-    """Read ``utt_id text`` lines into ``{utt_id: text}``; blank lines are ignored, ids must be unique."""
+def read_kaldi_text(path: str | os.PathLike, require_words: bool = False) -> dict[str, str]:
+    """Read ``utt_id text`` lines into ``{utt_id: text}``; blank lines are ignored, ids must be unique.
+
+    ``require_words``: an id without a transcript is an error (for references).
+    """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(path, f"cannot read: {err}") from None
+    text = read_text(path)
     transcripts: dict[str, str] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -30,14 +33,17 @@ def read_kaldi_text(path: str | os.PathLike) -> dict[str, str]:
         transcript = rest[0] if rest else ""
         if utt_id in transcripts:
             raise InputError(path, f"utterance id {utt_id!r} appears twice", line=number)
+        if require_words and not transcript.strip():
+            raise InputError(path, f"utterance {utt_id!r} has an empty reference transcript", line=number)
         transcripts[utt_id] = transcript.strip()
     if not transcripts:
         raise InputError(path, "file is empty")
     return transcripts
 
 
-def read_librispeech_transcripts(root: str | os.PathLike) -> dict[str, str]:
-    """All ``<speaker>-<chapter>.trans.txt`` under ``root`` (a split such as ``test-clean``, or one chapter)."""
+def read_librispeech_transcripts(root: str | os.PathLike, require_words: bool = False) -> dict[str, str]:
+    """All ``<speaker>-<chapter>.trans.txt`` under ``root`` (a split such as ``test-clean``, or one chapter);
+    ``require_words`` as in :func:`read_kaldi_text`."""
     root = Path(root)
     if not root.exists():
         raise InputError(root, "not found")
@@ -46,7 +52,7 @@ def read_librispeech_transcripts(root: str | os.PathLike) -> dict[str, str]:
         raise InputError(root, "no *.trans.txt transcripts found")
     transcripts: dict[str, str] = {}
     for path in files:
-        for utt_id, transcript in read_kaldi_text(path).items():
+        for utt_id, transcript in read_kaldi_text(path, require_words).items():
             if utt_id in transcripts:
                 raise InputError(path, f"utterance id {utt_id!r} also appears in another transcript file")
             transcripts[utt_id] = transcript

@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
-from streammem.data._text_table import first_bad_row, read_numeric_table
+from streammem.data._text_table import first_bad_row, read_numeric_table, read_text
 from streammem.errors import InputError, atomic_output
 
 __all__ = [
     "MOT_CLASSES",
+    "MAX_TRACK_ID",
     "MotBoxes",
     "SequenceInfo",
     "read_mot_ground_truth",
@@ -43,6 +44,10 @@ MOT_CLASSES: dict[str, int] = {
     "static_person": 7, "distractor": 8, "occluder": 9, "occluder_on_ground": 10, "occluder_full": 11,
     "reflection": 12, "crowd": 13,
 }  # fmt: skip
+
+
+# Largest id read exactly: ids are parsed as float64, whose whole numbers are exact up to 2^53.
+MAX_TRACK_ID = 2**53
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,8 @@ def _boxes_from_table(path, table: np.ndarray, lines: np.ndarray, num_frames: in
     _raise_on(path, lines, (frame != np.round(frame)) | (frame < 1), "frame must be a whole number >= 1")
     _raise_on(path, lines, frame > last, f"frame is beyond the sequence length {num_frames}")
     _raise_on(
-        path, lines, (track_id != np.round(track_id)) | (track_id < 0), "id must be a whole number >= 0"
+        path, lines, (track_id != np.round(track_id)) | (track_id < 0) | (track_id > MAX_TRACK_ID),
+        f"id must be a whole number from 0 to {MAX_TRACK_ID} (2^53)",
     )
     _raise_on(path, lines, (box[:, 2] < 0) | (box[:, 3] < 0), "box width and height must be >= 0")
     frame, track_id = frame.astype(np.int64), track_id.astype(np.int64)
@@ -153,10 +159,11 @@ def _raise_on(path, lines: np.ndarray, bad: np.ndarray, problem: str) -> None:
 
 def read_seqinfo(path: str | os.PathLike) -> SequenceInfo:
     """Read a sequence's ``seqinfo.ini``."""
-    parser = configparser.ConfigParser()
+    parser = configparser.ConfigParser(interpolation=None)  # a '%' in a value is text, not a template
+    if not Path(path).is_file():
+        raise InputError(path, "file not found")
     try:
-        if not parser.read(path):
-            raise InputError(path, "file not found")
+        parser.read_string(read_text(path), source=str(path))
     except configparser.Error as err:
         raise InputError(path, f"not an ini file: {err.message}") from None
     if "Sequence" not in parser:
@@ -186,10 +193,7 @@ def read_seqmap(path: str | os.PathLike) -> list[str]:
 
 def _seqmap_lines(path: Path) -> dict[str, int]:
     """Seqmap names in order, each with its line number (for errors about that sequence)."""
-    try:
-        rows = path.read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(path, f"cannot read: {err}") from None
+    rows = read_text(path).splitlines()
     names: dict[str, int] = {}
     header_seen = False
     for number, raw in enumerate(rows, start=1):

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from streammem.data._text_table import read_text
 from streammem.data.thumos import TemporalAnnotations, read_thumos_json, read_thumos_txt
 from streammem.errors import InputError
 
@@ -92,7 +93,7 @@ def find_annotations(root: str | os.PathLike) -> Path:
 def _classes_of(annotation_path: Path, annotations: TemporalAnnotations) -> list[str]:
     """The class list: the JSON's ``meta.classes`` when given (synthetic sets), else sorted labels."""
     if annotation_path.suffix == ".json":
-        meta = json.loads(annotation_path.read_text()).get("meta", {})
+        meta = json.loads(read_text(annotation_path)).get("meta", {})
         if isinstance(meta, dict) and isinstance(meta.get("classes"), list):
             return [str(c) for c in meta["classes"]]
     return sorted({a["label"] for a in annotations.annotations})
@@ -121,7 +122,7 @@ def load_tal_split(
     annotations = (read_thumos_json if annotation_path.is_file() else read_thumos_txt)(annotation_path, subset)
     classes = list(classes) if classes is not None else _classes_of(annotation_path, annotations)
     if feature_rate is None and feature_stride is None and annotation_path.suffix == ".json":
-        meta = json.loads(annotation_path.read_text()).get("meta", {})
+        meta = json.loads(read_text(annotation_path)).get("meta", {})
         feature_rate = (meta.get("config") or {}).get("feature_rate") if isinstance(meta, dict) else None
     index = {c: i for i, c in enumerate(classes)}
     skipped = dict(annotations.skipped)

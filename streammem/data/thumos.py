@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streammem.data._text_table import read_text, unknown_ids_problem
 from streammem.errors import InputError, atomic_output
 
 __all__ = [
@@ -62,11 +63,11 @@ class TemporalAnnotations:
 
 def _load_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text())
+        return json.loads(read_text(path))
     except json.JSONDecodeError as err:
         raise InputError(path, f"not valid JSON: {err.msg}", line=err.lineno) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(path, f"cannot read: {err}") from None
+    except RecursionError:
+        raise InputError(path, "not valid JSON: nested too deeply") from None
 
 
 def _number(value: Any) -> float | None:
@@ -164,10 +165,7 @@ def read_thumos_txt(folder: str | os.PathLike, subset: str | None = None) -> Tem
 
 def _read_segment_lines(path: Path) -> list[tuple[int, str, float, float]]:
     """Lines ``video start end`` of one class file as (line, video, start, end)."""
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(path, f"cannot read: {err}") from None
+    text = read_text(path)
     rows = []
     for number, raw in enumerate(text.splitlines(), start=1):
         fields = raw.split()
@@ -190,26 +188,28 @@ def _read_segment_lines(path: Path) -> list[tuple[int, str, float, float]]:
 
 
 def read_activitynet_results(
-    path: str | os.PathLike, annotations: TemporalAnnotations | None = None
+    path: str | os.PathLike, annotations: TemporalAnnotations | None = None, ignore_unknown: bool = False
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Read ActivityNet results JSON into ``{"video", "label", "start", "end", "score"[, "emitted_at"]}`` items.
 
-    With ``annotations``, a video the ground truth never names is an error, and videos of another subset
-    are skipped; returns (predictions, skipped counts).
+    With ``annotations``, videos of another subset are skipped, and videos the ground truth never names are
+    an error listing the first few (skipped and counted with ``ignore_unknown``); returns (predictions,
+    skipped counts).
     """
     path = Path(path)
     data = _load_json(path)
     results = data.get("results") if isinstance(data, Mapping) else None
     if not isinstance(results, Mapping):
         raise InputError(path, "expected a 'results' object mapping each video to its detections")
-    predictions, outside = [], 0
+    predictions, outside, unknown = [], 0, {}
     for video, items in results.items():
         if not isinstance(items, list):
             raise InputError(path, f"results[{video!r}]: expected a list of detections")
         if annotations is not None and video not in annotations.videos:
             if video not in annotations.known_videos:
-                raise InputError(path, f"results[{video!r}]: unknown video (not in the ground truth)")
-            outside += len(items)
+                unknown[video] = len(items)
+            else:
+                outside += len(items)
             continue
         for i, item in enumerate(items):
             where = f"results[{video!r}][{i}]"
@@ -229,7 +229,12 @@ def read_activitynet_results(
         raise InputError(
             path, f"emitted_at is given for {timed} of {len(predictions)} detections: give all or none"
         )
-    return predictions, {"predictions_outside_subset": outside}
+    if unknown and not ignore_unknown:
+        raise InputError(path, unknown_ids_problem("videos", list(unknown)))
+    skipped = {"predictions_outside_subset": outside}
+    if unknown:
+        skipped["predictions_unknown_video"] = sum(unknown.values())
+    return predictions, skipped
 
 
 def write_activitynet_results(path: str | os.PathLike, predictions: Sequence[Mapping[str, Any]]) -> None:

@@ -12,6 +12,12 @@
          metrics: WER, CER (corpus-pooled) and substitutions, deletions, insertions, hits
 
 Scale (table and JSON): percentages on a 0-100 scale, counts as integers, latency in seconds.
+
+Predictions for items the ground truth does not have (a result file naming no sequence, results for an
+unknown video, a hypothesis for an unknown utterance) are refused with one line listing the first few, in
+every task; ``--ignore-unknown`` skips them instead and reports how many. Items the ground truth has in
+another split or outside the seqmap are skipped and counted. A reference transcript without words is an
+error naming the file and utterance (its WER would be undefined).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from streammem.data._text_table import unknown_ids_problem
 from streammem.errors import InputError, atomic_output
 
 __all__ = ["add_arguments", "run", "score", "format_table", "headline_metrics", "write_result_json"]
@@ -47,24 +54,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seqmap", type=Path, help="track: seqmap file listing the sequences (header line 'name')"
     )
+    parser.add_argument(
+        "--ignore-unknown",
+        action="store_true",
+        help="skip predictions for sequences, videos or utterances the ground truth does not have "
+        "(default: refuse them with an error listing the first few)",
+    )
 
 
 def score(
-    task: str, gt: Path, pred: Path, subset: str | None = None, seqmap: Path | None = None
+    task: str,
+    gt: Path,
+    pred: Path,
+    subset: str | None = None,
+    seqmap: Path | None = None,
+    ignore_unknown: bool = False,
 ) -> dict[str, Any]:
-    """Score one task's predictions; the returned dict is what ``--json`` writes."""
+    """Score one task's predictions; the returned dict is what ``--json`` writes.
+
+    ``ignore_unknown``: skip predictions for items the ground truth lacks instead of refusing them.
+    """
     if task == "track":
-        return _score_track(gt, pred, subset, seqmap)
+        return _score_track(gt, pred, subset, seqmap, ignore_unknown)
     if task == "tal":
-        return _score_tal(gt, pred, subset)
+        return _score_tal(gt, pred, subset, ignore_unknown)
     if task == "asr":
-        return _score_asr(gt, pred, subset)
+        return _score_asr(gt, pred, subset, ignore_unknown)
     raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
 
 
 def run(args: argparse.Namespace) -> int:
     """``streammem score``: print a table of the scores and optionally write them as JSON."""
-    result = score(args.task, args.gt, args.pred, args.subset, args.seqmap)
+    result = score(args.task, args.gt, args.pred, args.subset, args.seqmap, args.ignore_unknown)
     print(format_table(result))
     if args.json is not None:
         write_result_json(args.json, result)
@@ -78,13 +99,17 @@ def write_result_json(path: Path, result: dict[str, Any]) -> None:
         tmp.write_text(json.dumps(_json_safe(result), indent=2) + "\n")
 
 
-def _score_track(gt: Path, pred: Path, subset: str | None, seqmap: Path | None) -> dict[str, Any]:
+def _score_track(
+    gt: Path, pred: Path, subset: str | None, seqmap: Path | None, ignore_unknown: bool
+) -> dict[str, Any]:
     from streammem.evaluation.functional.tracking import score_mot_folder
 
     root = gt / subset if subset else gt
     if seqmap is None and subset and (gt / f"{subset}_seqmap.txt").is_file():
         seqmap = gt / f"{subset}_seqmap.txt"
     result = score_mot_folder(root, pred, seqmap)
+    if result["unknown_predictions"] and not ignore_unknown:
+        raise InputError(pred, unknown_ids_problem("result files", result["unknown_predictions"]))
     return {
         "task": "track",
         **result["COMBINED"],
@@ -95,7 +120,7 @@ def _score_track(gt: Path, pred: Path, subset: str | None, seqmap: Path | None) 
     }
 
 
-def _score_tal(gt: Path, pred: Path, subset: str | None) -> dict[str, Any]:
+def _score_tal(gt: Path, pred: Path, subset: str | None, ignore_unknown: bool) -> dict[str, Any]:
     from streammem.data.thumos import read_activitynet_results, read_thumos_json, read_thumos_txt
     from streammem.evaluation.functional.localization import localization_map
 
@@ -104,7 +129,7 @@ def _score_tal(gt: Path, pred: Path, subset: str | None) -> dict[str, Any]:
     annotations = read_thumos_txt(gt, subset) if gt.is_dir() else read_thumos_json(gt, subset)
     if not annotations.annotations:
         raise InputError(gt, "no ground-truth instances in the chosen subset")
-    predictions, skipped = read_activitynet_results(pred, annotations)
+    predictions, skipped = read_activitynet_results(pred, annotations, ignore_unknown=ignore_unknown)
     return {
         "task": "tal",
         **localization_map(annotations.annotations, predictions),
@@ -118,14 +143,31 @@ def _score_tal(gt: Path, pred: Path, subset: str | None) -> dict[str, Any]:
     }
 
 
-def _score_asr(gt: Path, pred: Path, subset: str | None) -> dict[str, Any]:
+def _score_asr(gt: Path, pred: Path, subset: str | None, ignore_unknown: bool) -> dict[str, Any]:
     from streammem.data.kaldi_text import read_kaldi_text, read_librispeech_transcripts
-    from streammem.evaluation.functional.speech import error_rates
+    from streammem.evaluation.functional.speech import error_rates, normalize_transcript
 
     root = gt / subset if subset else gt
-    references = read_librispeech_transcripts(root) if root.is_dir() else read_kaldi_text(root)
-    scores = error_rates(references, read_kaldi_text(pred))
-    return {"task": "asr", **scores, "gt": str(root), "pred": str(pred), "utterances": len(references)}
+    if root.is_dir():
+        references = read_librispeech_transcripts(root, require_words=True)
+    else:
+        references = read_kaldi_text(root, require_words=True)
+    wordless = [u for u, text in references.items() if not normalize_transcript(text)]
+    if wordless:  # e.g. punctuation only: no word survives normalisation
+        raise InputError(root, f"utterance {wordless[0]!r}: the reference has no words after normalisation")
+    hypotheses = read_kaldi_text(pred)
+    unknown = sorted(set(hypotheses) - set(references))
+    if unknown and not ignore_unknown:
+        raise InputError(pred, unknown_ids_problem("hypothesis utterances", unknown))
+    scores = error_rates(references, {u: h for u, h in hypotheses.items() if u in references})
+    return {
+        "task": "asr",
+        **scores,
+        "extra_hypotheses": unknown,
+        "gt": str(root),
+        "pred": str(pred),
+        "utterances": len(references),
+    }
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -141,6 +183,10 @@ def format_table(result: dict[str, Any]) -> str:
             lines.append(
                 f"ignored result files (not in the sequence list): {', '.join(result['ignored_predictions'])}"
             )
+        if result["unknown_predictions"]:
+            lines.append(
+                f"skipped result files (no such sequence): {', '.join(result['unknown_predictions'])}"
+            )
         return "\n".join(lines)
     lines = _rows(["metric", "value"], [[k, v] for k, v in headline_metrics(result).items()])
     if result["task"] == "tal":
@@ -153,7 +199,8 @@ def format_table(result: dict[str, Any]) -> str:
         for key in ("missing_hypotheses", "extra_hypotheses"):
             if result[key]:
                 shown = ", ".join(result[key][:10]) + (" ..." if len(result[key]) > 10 else "")
-                lines.append(f"{key.replace('_', ' ')} ({len(result[key])}): {shown}")
+                label = "skipped unknown hypotheses" if key == "extra_hypotheses" else "missing hypotheses"
+                lines.append(f"{label} ({len(result[key])}): {shown}")
     return "\n".join(lines)
 
 

@@ -136,7 +136,7 @@ def test_results_round_trip_unknown_video_and_other_subset(tmp_path):
 
     data["results"]["video_nowhere"] = []
     path.write_text(json.dumps(data))
-    with pytest.raises(InputError, match="unknown video"):
+    with pytest.raises(InputError, match=r"1 videos not in the ground truth \('video_nowhere'\)"):
         read_activitynet_results(path, ann)
 
 

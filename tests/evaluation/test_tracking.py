@@ -142,10 +142,10 @@ def test_missing_sequence_is_scored_as_all_misses_and_listed(tmp_path, dancetrac
     split_dir, seqmap, tracker = dancetrack_writer(tmp_path, sequences, predictions)
     per_seq, combined, _ = _trackeval_evaluator(tmp_path, split_dir, seqmap)
     (tracker / f"{missing}.txt").unlink()
-    (tracker / "dancetrack0099.txt").write_text("1,1,0,0,10,10,1,-1,-1,-1\n")  # not in the seqmap
+    (tracker / "dancetrack0099.txt").write_text("1,1,0,0,10,10,1,-1,-1,-1\n")  # no such sequence
     ours = score_mot_folder(split_dir, tracker, seqmap)
     assert ours["missing_sequences"] == [missing]
-    assert ours["ignored_predictions"] == ["dancetrack0099"]
+    assert ours["unknown_predictions"] == ["dancetrack0099"] and ours["ignored_predictions"] == []
     assert ours["sequences"][missing]["DetA"] == 0.0 and ours["sequences"][missing]["MOTA"] == 0.0
     assert ours["sequences"] == per_seq and ours["COMBINED"] == combined
 
@@ -154,3 +154,41 @@ def test_without_seqmap_every_sequence_folder_is_scored(tmp_path, dancetrack_wri
     sequences, predictions = tracking_set(seed=1, num_sequences=2)
     split_dir, seqmap, tracker = dancetrack_writer(tmp_path, sequences, predictions)
     assert score_mot_folder(split_dir, tracker) == score_mot_folder(split_dir, tracker, seqmap)
+
+
+def _scramble_ids(boxes: MotBoxes, offset: int) -> MotBoxes:
+    """The same boxes with every id moved far up (a bijection, so every metric must stay the same)."""
+    return MotBoxes(boxes.frame, boxes.track_id * 7919 + offset, boxes.box, boxes.score, boxes.cls,
+                    boxes.visibility)  # fmt: skip
+
+
+@pytest.mark.parametrize("offset", [10**9, 10**12, 2**53 - 10**6])
+def test_huge_track_ids_score_like_small_ones_without_allocating_by_id(offset):
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    gt = _gt([(f, k, (100 * k + f, 50, 40, 80)) for f in range(1, 31) for k in range(1, 5)])
+    pred = _pred([(f, k if f < 15 else 5 - k, (100 * k + f + rng.normal(), 50, 40, 80))
+                  for f in range(1, 31) for k in range(1, 5)])  # fmt: skip
+    small = tracking_table({"s": sequence_statistics(gt, pred, 30)})
+    tracemalloc.start()
+    try:
+        big = tracking_table({"s": sequence_statistics(_scramble_ids(gt, offset), _scramble_ids(pred, offset), 30)})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert big == small
+    assert peak < 50 * 2**20  # TrackEval alone would allocate 8 bytes per id value: 8 GB at 10^9
+
+
+def test_a_huge_sequence_length_scores_like_the_real_one():
+    gt = _gt([(f, 1, A) for f in range(1, 11)])
+    pred = _pred([(f, 1, A) for f in range(1, 8)])
+    assert tracking_table({"s": sequence_statistics(gt, pred, 10**9)}) == tracking_table(
+        {"s": sequence_statistics(gt, pred, 10)}
+    )
+
+
+def test_no_boxes_at_all_scores_zero_without_error():
+    row = tracking_table({"s": sequence_statistics(MotBoxes.empty(), MotBoxes.empty(), 5)})["COMBINED"]
+    assert row["IDSW"] == 0 and row["DetA"] == 0.0

@@ -53,24 +53,35 @@ class _Mot17Preprocessing(MotChallenge2DBox):
 _DATASET = _Mot17Preprocessing()
 
 
-def _raw_sequence(gt: MotBoxes, pred: MotBoxes, num_frames: int, name: str) -> dict[str, Any]:
-    """Build the per-frame dict that ``MotChallenge2DBox.get_raw_seq_data`` returns, rows in file order."""
-    gt_frames = np.argsort(gt.frame, kind="stable")
-    pred_frames = np.argsort(pred.frame, kind="stable")
-    gt_split = np.split(gt_frames, np.searchsorted(gt.frame[gt_frames], np.arange(2, num_frames + 1)))
-    pred_split = np.split(pred_frames, np.searchsorted(pred.frame[pred_frames], np.arange(2, num_frames + 1)))
+def _raw_sequence(gt: MotBoxes, pred: MotBoxes, name: str) -> dict[str, Any]:
+    """Build the per-frame dict that ``MotChallenge2DBox.get_raw_seq_data`` returns, rows in file order.
+
+    Only frames holding a box are kept, and track ids are renumbered 0..K-1 (ground truth and predictions
+    separately): TrackEval allocates arrays by the largest id and loops over every frame, while frames
+    without boxes and the id values themselves do not change HOTA, CLEAR or Identity. So an id of 10^12 or a
+    seqLength of 10^9 costs nothing.
+    """
+    frames, frame_index = np.unique(np.concatenate([gt.frame, pred.frame]), return_inverse=True)
+    gt_frame, pred_frame = frame_index[: len(gt)], frame_index[len(gt) :]
+    gt_ids = np.unique(gt.track_id, return_inverse=True)[1].reshape(-1)
+    pred_ids = np.unique(pred.track_id, return_inverse=True)[1].reshape(-1)
+    gt_order = np.argsort(gt_frame, kind="stable")
+    pred_order = np.argsort(pred_frame, kind="stable")
+    bounds = np.arange(1, len(frames))
+    gt_split = np.split(gt_order, np.searchsorted(gt_frame[gt_order], bounds))
+    pred_split = np.split(pred_order, np.searchsorted(pred_frame[pred_order], bounds))
     raw: dict[str, Any] = {
         "gt_ids": [], "gt_classes": [], "gt_dets": [], "gt_crowd_ignore_regions": [], "gt_extras": [],
         "tracker_ids": [], "tracker_classes": [], "tracker_dets": [], "tracker_confidences": [],
-        "similarity_scores": [], "num_timesteps": num_frames, "seq": name,
+        "similarity_scores": [], "num_timesteps": len(gt_split), "seq": name,
     }  # fmt: skip
     for g, p in zip(gt_split, pred_split, strict=True):
-        raw["gt_ids"].append(gt.track_id[g].astype(int))
+        raw["gt_ids"].append(gt_ids[g].astype(int))
         raw["gt_classes"].append(gt.cls[g].astype(int))
         raw["gt_dets"].append(gt.box[g].reshape(-1, 4))
         raw["gt_crowd_ignore_regions"].append(np.empty((0, 4)))
         raw["gt_extras"].append({"zero_marked": gt.score[g].astype(int)})
-        raw["tracker_ids"].append(pred.track_id[p].astype(int))
+        raw["tracker_ids"].append(pred_ids[p].astype(int))
         raw["tracker_classes"].append(pred.cls[p].astype(int))
         raw["tracker_dets"].append(pred.box[p].reshape(-1, 4))
         raw["tracker_confidences"].append(pred.score[p])
@@ -90,7 +101,7 @@ def sequence_statistics(
     for boxes, what in ((gt, "ground truth"), (pred, "predictions")):
         if len(boxes) and (boxes.frame.min() < 1 or boxes.frame.max() > num_frames):
             raise ValueError(f"{name}: {what} has frames outside 1..{num_frames}")
-    data = _DATASET.get_preprocessed_seq_data(_raw_sequence(gt, pred, num_frames, name), "pedestrian")
+    data = _DATASET.get_preprocessed_seq_data(_raw_sequence(gt, pred, name), "pedestrian")
     stats = {metric.get_name(): metric.eval_sequence(data) for metric in _METRICS}
     stats["skipped"] = {  # what MOT17 preprocessing leaves out, so reports can say how much
         "ground_truth_ignored": len(gt) - data["num_gt_dets"],
@@ -143,23 +154,38 @@ def score_mot_folder(
 
     Sequences come from ``seqmap`` (DanceTrack's ``{split}_seqmap.txt``) or, without one, from every
     sequence folder under ``gt_root``. Returns :func:`tracking_table`'s dict plus ``missing_sequences``
-    (no result file: scored as all misses) and ``ignored_predictions`` (result files for sequences not
-    evaluated, skipped as TrackEval does).
+    (no result file: scored as all misses), ``ignored_predictions`` (result files for sequences of
+    ``gt_root`` outside the seqmap, skipped as TrackEval does) and ``unknown_predictions`` (result files
+    naming no sequence of ``gt_root``: the caller decides, see ``streammem score --ignore-unknown``).
+    A folder holding no result file for any sequence is an InputError: it is not a results folder.
     """
     gt_root, predictions = Path(gt_root), Path(predictions)
     if not predictions.is_dir():
         raise InputError(predictions, "predictions folder not found")
     names = find_sequences(gt_root, seqmap)
+    result_stems = {p.stem for p in predictions.glob("*.txt") if p.is_file()}
+    if not result_stems & set(names):
+        raise InputError(
+            predictions,
+            f"not a MOTChallenge results folder: no <sequence>.txt for any of the {len(names)} sequences "
+            f"(e.g. {names[0]}.txt)",
+        )
     statistics, missing = {}, []
     for name in names:
         num_frames = read_seqinfo(gt_root / name / "seqinfo.ini").num_frames
         gt = read_mot_ground_truth(gt_root / name / "gt" / "gt.txt", num_frames)
-        result_file = predictions / f"{name}.txt"
-        if result_file.is_file():
-            pred = read_mot_results(result_file, num_frames)
+        if name in result_stems:
+            pred = read_mot_results(predictions / f"{name}.txt", num_frames)
         else:
             pred = MotBoxes.empty()
             missing.append(name)
         statistics[name] = sequence_statistics(gt, pred, num_frames, name)
-    ignored = sorted(p.stem for p in predictions.glob("*.txt") if p.stem not in set(names))
-    return {**tracking_table(statistics), "missing_sequences": missing, "ignored_predictions": ignored}
+    others = sorted(result_stems - set(names))
+    ignored = [n for n in others if (gt_root / n / "gt" / "gt.txt").is_file()]
+    unknown = [n for n in others if n not in set(ignored)]
+    return {
+        **tracking_table(statistics),
+        "missing_sequences": missing,
+        "ignored_predictions": ignored,
+        "unknown_predictions": unknown,
+    }
