@@ -1,8 +1,8 @@
 """Weights as safetensors plus a JSON sidecar; loading never unpickles.
 
 ``X.safetensors`` holds the tensors; ``X.json`` holds the model name, its config, the command and data seed
-that trained it, and the metrics measured on it. A missing, truncated or mismatched file is reported in one
-line naming the file.
+that trained it, and the metrics measured on it. A missing, truncated or mismatched file, or one holding NaN
+or infinite values (a diverged training run), is reported in one line naming the file.
 """
 
 from __future__ import annotations
@@ -103,6 +103,11 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:
         raise InputError(path, f"unreadable or truncated safetensors file ({err})") from None
+    not_finite = sorted(k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all())
+    if not_finite:
+        raise InputError(
+            path, f"tensor '{not_finite[0]}' holds NaN or infinite values ({len(not_finite)} tensors in all)"
+        )
     return state, meta
 
 
@@ -112,10 +117,10 @@ def load_weights(
     expect_model: str | None = None,
     new_prefixes: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Load ``path`` into ``model`` strictly; return the metadata.
+    """Load ``path`` into ``model`` strictly; return the metadata. Every task's loader goes through here.
 
     A checkpoint for another model, or whose tensor names/shapes differ from ``model``'s, is an InputError
-    listing the first differences. ``new_prefixes`` names modules the model adds to the checkpoint's (e.g. a
+    listing the first differences (``load_state_dict`` would raise a multi-line RuntimeError on shapes). ``new_prefixes`` names modules the model adds to the checkpoint's (e.g. a
     memory inserted into a pre-trained network): their tensors may be absent and keep their initial values.
     """
     state, meta = load_checkpoint(path)

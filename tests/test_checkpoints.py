@@ -103,3 +103,21 @@ def test_metadata_alone_does_not_read_the_tensors(tmp_path):
     sidecar_path(path).unlink()
     with pytest.raises(InputError, match="config file missing"):
         load_metadata(path)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_weights_are_refused_at_load_naming_file_and_tensor(tmp_path, bad):
+    model = _model()
+    with torch.no_grad():
+        model[0].weight[1, 2] = bad
+    path = _save(tmp_path, model)
+    with pytest.raises(InputError, match=r"m\.safetensors: tensor '0\.weight' holds NaN or infinite values") as err:
+        load_weights(_model(), path)
+    assert "\n" not in str(err.value)
+
+
+def test_wrong_shapes_are_a_one_line_error_naming_the_tensor(tmp_path):
+    path = _save(tmp_path, _model(width=4))
+    with pytest.raises(InputError, match=r"m\.safetensors: does not match .*shape of '0\.bias' is \(4,\), model has \(5,\)") as err:
+        load_weights(_model(width=5), path)
+    assert "\n" not in str(err.value)

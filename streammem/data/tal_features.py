@@ -61,9 +61,11 @@ def load_feature_file(path: str | os.PathLike, expected_length: float | None = N
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "feature file not found")
+    if path.stat().st_size == 0:
+        raise InputError(path, "feature file is empty (0 bytes)")
     try:
         feats = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, EOFError) as err:
         raise InputError(path, f"unreadable .npy feature file ({err})") from None
     if feats.ndim != 2 or feats.shape[0] == 0:
         raise InputError(path, f"expected a (T, F) feature array, got shape {feats.shape}")
@@ -143,9 +145,12 @@ def load_tal_split(
         expected = None if info.duration is None else info.duration * rate
         try:
             feats = load_feature_file(feature_dir / f"{name}.npy", expected, tolerance)
-        except InputError:
+        except InputError as err:
             if not skip_bad:
                 raise
+            from streammem.tasks.common import warn
+
+            warn(f"skipped video {name!r}: {err}")
             skipped["videos_bad_features"] = skipped.get("videos_bad_features", 0) + 1
             continue
         duration = info.duration if info.duration is not None else len(feats) / rate

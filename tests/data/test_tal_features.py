@@ -99,3 +99,16 @@ def test_per_class_txt_annotations(tmp_path):
         ("video_test_1", 10.0, [(0, 1.0, 3.5)]), ("video_test_2", 10.0, [(0, 0.5, 1.0)])
     ]
     assert split.skipped["ambiguous_annotations"] == 1
+
+
+@pytest.mark.parametrize("content", [b"", b"\x93NUMPY\x01\x00"], ids=["zero_bytes", "header_only"])
+def test_empty_npy_is_an_error_or_skipped_with_a_warning(dataset, capsys, content):
+    data = json.loads((dataset / "annotations" / "thumos14.json").read_text())
+    name = next(v for v, info in data["database"].items() if info["subset"] == "Validation")
+    (dataset / "features" / f"{name}.npy").write_bytes(content)
+    with pytest.raises(InputError, match=rf"{name}\.npy: (feature file is empty|unreadable)") as err:
+        load_tal_split(dataset, "Validation")
+    assert "\n" not in str(err.value)
+    split = load_tal_split(dataset, "Validation", skip_bad=True)
+    assert split.skipped["videos_bad_features"] == 1 and len(split.videos) == 3
+    assert f"streammem: warning: skipped video '{name}'" in capsys.readouterr().err
