@@ -1,11 +1,13 @@
 """TorchScript export of a streaming step, with an eager-vs-scripted parity check over a whole stream.
 
-TorchScript is deprecated upstream but is what users deploy today; ``torch.export`` sits beside it for
-models whose step has no data-dependent Python control flow.
+TorchScript is deprecated upstream but is what users deploy today; ``torch.export`` sits beside it: the
+step is exported with its state flattened to tensors (:class:`FlatStep`), so the ``.pt2`` runs with
+``torch.export.load`` alone and, through AOTInductor, from C++.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Iterable
@@ -16,7 +18,14 @@ import torch
 
 from streammem.errors import StreamMemError, atomic_output
 
-__all__ = ["script", "export_torchscript", "export_program", "stream_parity", "max_abs_diff"]
+__all__ = [
+    "FORMATS",
+    "PARITY_TOLERANCE",
+    "FlatStep",
+    "export_step",
+    "load_torchscript", "script", "export_torchscript", "export_program", "load_program", "program_parity", "stream_parity",
+    "max_abs_diff",
+]
 
 
 def script(model: torch.nn.Module) -> torch.jit.ScriptModule:
@@ -42,17 +51,130 @@ def export_torchscript(model: torch.nn.Module, path: str | os.PathLike) -> Path:
     return path
 
 
-def export_program(model: torch.nn.Module, example_args: tuple[Any, ...], path: str | os.PathLike) -> Path:
-    """``torch.export`` the step for the given example inputs and save a ``.pt2`` archive."""
+class FlatStep(torch.nn.Module):
+    """The streaming step with its state flattened to tensors: ``forward(chunk, *state) -> (*output, *state)``.
+
+    ``torch.export`` needs plain tensor inputs and outputs; a NamedTuple state or output becomes its fields
+    in order, and nested tuples are flattened depth first. ``state_names``/``output_names`` record the order.
+    """
+
+    def __init__(self, model: torch.nn.Module, example_state: Any, example_output: Any) -> None:
+        super().__init__()
+        self.model = model
+        self.state_type = type(example_state)
+        self.state_names = _names(example_state, "state")
+        self.output_names = _names(example_output, "output")
+
+    def forward(self, chunk: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        output, new_state = self.model(chunk, self.state_type(*state))
+        return tuple(_leaves(output)) + tuple(_leaves(new_state))
+
+
+def _names(value: Any, prefix: str) -> list[str]:
+    """Field names of the tensors :func:`_leaves` returns, in the same order (``prefix.field.sub``)."""
+    if isinstance(value, torch.Tensor):
+        return [prefix]
+    if isinstance(value, dict):
+        return [n for k in sorted(value) for n in _names(value[k], f"{prefix}.{k}")]
+    if isinstance(value, (tuple, list)):
+        fields = getattr(value, "_fields", None) or [str(i) for i in range(len(value))]
+        return [n for f, v in zip(fields, value, strict=True) for n in _names(v, f"{prefix}.{f}")]
+    return []
+
+
+def export_program(model: torch.nn.Module, chunk: torch.Tensor, state: Any, path: str | os.PathLike) -> Path:
+    """``torch.export`` the streaming step for ``chunk``-shaped inputs and save a ``.pt2`` archive.
+
+    The archive holds :class:`FlatStep` and, in its extra file ``streammem.json``, the order of the flattened
+    inputs/outputs and the initial state's values, so a program with only torch can start a stream::
+
+        program = torch.export.load("step.pt2"); info = json.loads(extra["streammem.json"])
+        state = [torch.tensor(s["values"], dtype=getattr(torch, s["dtype"])).reshape(s["shape"]) ...]
+        outputs = program.module()(chunk, *state)   # (*output, *new_state)
+    """
     path = Path(path)
+    model = model.eval()
+    with torch.no_grad():
+        example_output, _ = model(chunk, state)
+    flat = FlatStep(model, state, example_output).eval()
+    leaves = _leaves(state)
     try:
-        program = torch.export.export(model.eval(), example_args)
+        with torch.no_grad():
+            program = torch.export.export(flat, (chunk, *leaves), strict=False)
     except Exception as err:  # torch.export raises many internal types; report them in one line
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise StreamMemError(f"torch.export failed for {type(model).__name__}: {first}") from None
+    info = {
+        "inputs": ["chunk", *flat.state_names],
+        "outputs": [*flat.output_names, *flat.state_names],
+        "num_outputs": len(flat.output_names),
+        "chunk_shape": list(chunk.shape),
+        "initial_state": [
+            {"name": n, "dtype": str(t.dtype).removeprefix("torch."), "shape": list(t.shape),
+             "values": t.detach().cpu().flatten().tolist()}
+            for n, t in zip(flat.state_names, leaves, strict=True)
+        ],
+    }
     with atomic_output(path) as tmp:
-        torch.export.save(program, str(tmp))
+        torch.export.save(program, str(tmp), extra_files={"streammem.json": json.dumps(info)})
     return path
+
+
+def load_program(path: str | os.PathLike) -> tuple[torch.nn.Module, list[torch.Tensor], dict[str, Any]]:
+    """(step module, initial state tensors, info) from a ``.pt2`` written by :func:`export_program`."""
+    extra = {"streammem.json": ""}
+    program = torch.export.load(str(path), extra_files=extra)
+    info = json.loads(extra["streammem.json"])
+    state = [torch.tensor(s["values"], dtype=getattr(torch, s["dtype"])).reshape(s["shape"])
+             for s in info["initial_state"]]
+    return program.module(), state, info
+
+
+@torch.no_grad()
+def program_parity(model: torch.nn.Module, program: torch.nn.Module, chunks: Iterable[torch.Tensor], state: Any) -> float:
+    """Worst difference between the eager step loop and an exported :class:`FlatStep` over the same stream."""
+    flat_state = _leaves(state)
+    worst = 0.0
+    for chunk in chunks:
+        out_e, state = model(chunk, state)
+        got = program(chunk, *flat_state)
+        expected = _leaves(out_e) + _leaves(state)
+        worst = max(worst, max_abs_diff(expected, list(got)))
+        flat_state = list(got[len(got) - len(flat_state):])
+    return worst
+
+
+FORMATS: dict[str, str] = {"torchscript": ".pt", "export": ".pt2"}  # --format -> file suffix
+PARITY_TOLERANCE = 1e-4  # largest |eager - exported| accepted on any output or state value over a stream
+
+
+def load_torchscript(path: str | os.PathLike) -> torch.jit.ScriptModule:
+    """``torch.jit.load`` with the upstream deprecation warning silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.jit.load(str(path))
+
+
+def export_step(fmt: str, model: torch.nn.Module, chunks: list[Any], state: Any, path: str | os.PathLike,
+                tolerance: float = PARITY_TOLERANCE) -> float:
+    """Export ``model``'s streaming step as ``fmt`` (``torchscript`` or ``export``) to ``path``, load it back as a
+    user would, and run it beside eager over ``chunks`` from ``state``; the worst difference, or an error
+    (and no file) when it exceeds ``tolerance``."""
+    path = Path(path)
+    if fmt == "torchscript":
+        export_torchscript(model, path)
+        worst = stream_parity(model, load_torchscript(path), chunks, state)
+    elif fmt == "export":
+        export_program(model, chunks[0], state, path)
+        program, _, _ = load_program(path)
+        worst = program_parity(model, program, chunks, state)
+    else:
+        raise StreamMemError(f"unknown export format '{fmt}' (use {' or '.join(FORMATS)})")
+    if not worst <= tolerance:
+        path.unlink(missing_ok=True)
+        raise StreamMemError(f"{path}: exported step differs from eager by {worst:.2e} (> {tolerance:g}); not kept")
+    return worst
 
 
 def _leaves(value: Any) -> list[torch.Tensor]:

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from tqdm import tqdm
 
-__all__ = ["progress"]
+__all__ = ["progress", "progress_bar"]
 
 T = TypeVar("T")
 
@@ -32,15 +32,23 @@ class _Lines:
         self.stream.flush()
 
 
+def progress_bar(total: int | None = None, *, desc: str = "", unit: str = "it", log_every: float = 10.0,
+                 enabled: bool = True, items: Iterable[T] | None = None) -> tqdm:
+    """A tqdm bar on stderr (advance it with ``update(n)``; ETA when ``total`` is known); plain lines every
+    ``log_every`` seconds when stderr is not a terminal."""
+    terminal = sys.stderr.isatty()
+    return tqdm(items, total=total, desc=desc, unit=unit, file=sys.stderr if terminal else _Lines(sys.stderr),
+                mininterval=0.1 if terminal else log_every, dynamic_ncols=terminal, ascii=not terminal,
+                disable=not enabled)
+
+
 def progress(items: Iterable[T], *, total: int | None = None, desc: str = "", unit: str = "it",
              log_every: float = 10.0, enabled: bool = True) -> Iterator[T]:
     """Iterate ``items`` with a progress bar (ETA when ``total`` is known) on stderr."""
     if not enabled:
         yield from items
         return
-    terminal = sys.stderr.isatty()
-    bar = tqdm(items, total=total, desc=desc, unit=unit, file=sys.stderr if terminal else _Lines(sys.stderr),
-               mininterval=0.1 if terminal else log_every, dynamic_ncols=terminal, ascii=not terminal)
+    bar = progress_bar(total, desc=desc, unit=unit, log_every=log_every, items=items)
     try:
         yield from bar
     finally:

@@ -33,10 +33,12 @@ Example (a verb of a task module)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,12 +52,17 @@ __all__ = [
     "Outputs",
     "Run",
     "add_common_arguments",
+    "add_export_options",
+    "config_errors",
+    "json_safe",
     "positive_int",
+    "int_at_least",
     "positive_float",
     "non_negative_int",
     "resolve_device",
     "resolve_weights",
     "start",
+    "start_export",
     "train_config",
     "warn",
 ]
@@ -68,7 +75,7 @@ COMMON_OPTIONS: dict[str, tuple[str, ...]] = {
     "run": ("--weights", "--out", "--device", "--threads"),
     "eval": ("--weights", "--out", "--device", "--threads"),
     "export": ("--weights", "--out", "--device", "--threads"),
-    "bench": ("--weights", "--out", "--device", "--threads"),
+    "bench": ("--out", "--device", "--threads"),
     "train": ("--out", "--device", "--threads", "--config", "--set", "--seed"),
 }
 
@@ -93,6 +100,11 @@ def _number(kind: type, low: float, inclusive: bool, what: str):
 positive_int = _number(int, 0, False, "a positive integer")
 non_negative_int = _number(int, 0, True, "a non-negative integer")
 positive_float = _number(float, 0.0, False, "a positive number")
+
+
+def int_at_least(low: int):
+    """An argparse type: an integer >= ``low``."""
+    return _number(int, low, True, f"an integer >= {low}")
 
 
 def add_common_arguments(
@@ -235,7 +247,7 @@ class Outputs:
         """Write ``obj`` as indented JSON, atomically, and remember it for :meth:`report`."""
         target = self.path(name)
         with atomic_output(target) as tmp:
-            tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
+            tmp.write_text(json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")
         return self.record(target)
 
     def record(self, path: Path) -> Path:
@@ -250,13 +262,20 @@ class Outputs:
             print("wrote: " + ", ".join(str(p) for p in self.written), flush=True)
 
 
-def _json_default(value: Any) -> Any:
-    """numpy scalars and paths inside results."""
-    if hasattr(value, "item"):
-        return value.item()
+def json_safe(value: Any) -> Any:
+    """Results as strict JSON values: NaN/inf -> null, numpy scalars and arrays -> numbers and lists,
+    paths -> strings, tuples -> lists."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
     if isinstance(value, Path):
         return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    if hasattr(value, "tolist"):  # numpy / torch scalars and arrays
+        return json_safe(value.tolist())
+    return value
 
 
 def _safe_stem(text: str) -> str:
@@ -313,6 +332,40 @@ def _sidecar(weights: Path) -> Path:
     return Path(weights).with_suffix(".json")
 
 
+# ------------------------------------------------------------------------------------------------- export
+def add_export_options(parser: argparse.ArgumentParser, *, threads: int = 1,
+                       weights_help: str = "model weights (.safetensors; default: the shipped tiny weights)") -> None:
+    """The common options plus ``--format torchscript|export`` (default: from ``--out``'s suffix, else torchscript)."""
+    add_common_arguments(parser, "export", threads=threads, weights_help=weights_help,
+                         out_help="the file to write (.pt TorchScript, .pt2 torch.export), or a folder "
+                         "(default runs/<task>/export/<weights>/step.pt or step.pt2)")
+    parser.add_argument("--format", choices=("torchscript", "export"), default=None,
+                        help="torchscript (.pt, torch.jit.load) or export (.pt2, torch.export.load; C++ through "
+                        "AOTInductor); default: from --out's suffix, else torchscript")
+
+
+def start_export(args: argparse.Namespace, *, task: str, model: str) -> tuple[Run, Path]:
+    """:func:`start` for ``export``: settles ``args.format`` against ``--out``'s suffix and returns the file to write.
+
+    A ``.pt2`` file asked for as TorchScript (or a ``.pt`` as torch.export) is refused: the file would not load
+    with the loader its suffix promises.
+    """
+    from streammem.export import FORMATS
+
+    out = getattr(args, "out", None)
+    suffix = out.suffix.lower() if out is not None and out.suffix.lower() in FORMATS.values() else None
+    by_suffix = {v: k for k, v in FORMATS.items()}
+    if args.format is None:
+        args.format = by_suffix[suffix] if suffix else "torchscript"
+    elif suffix and by_suffix[suffix] != args.format:
+        raise InputError(out, f"a {suffix} file holds {by_suffix[suffix]}, not --format {args.format}")
+    weights = getattr(args, "weights", None)
+    stem = Path(weights).stem if weights else f"{model}_tiny"
+    run = start(args, task=task, verb="export", stem=stem, main_suffixes=tuple(FORMATS.values()))
+    path = run.outputs.main or run.path(f"step{FORMATS[args.format]}")
+    return run, path
+
+
 # ------------------------------------------------------------------------------------------------ configs
 def train_config(named: Mapping[str, Any], config: str, sets: Iterable[str] = (), **fixed: Any) -> dict[str, Any]:
     """The model config a ``train`` verb builds: ``named[config]`` or a config file, then ``--set`` overrides.
@@ -347,6 +400,15 @@ def train_config(named: Mapping[str, Any], config: str, sets: Iterable[str] = ()
     print(f"config ({config}" + (f", base {base_name}" if base_name != config else "") + "): "
           + json.dumps(resolved, sort_keys=True, default=str), flush=True)
     return resolved
+
+
+@contextlib.contextmanager
+def config_errors(what: str) -> Iterator[None]:
+    """A config the model's config class refuses (unknown field, bad value) is one line naming ``what``."""
+    try:
+        yield
+    except (ValueError, TypeError, KeyError) as err:
+        raise StreamMemError(f"{what}: bad config: {err}") from None
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:

@@ -17,6 +17,18 @@ from typing import Any
 
 from streammem.errors import InputError, StreamMemError, atomic_output
 from streammem.tasks import training_command
+from streammem.tasks.common import (
+    add_common_arguments,
+    add_export_options,
+    config_errors,
+    int_at_least,
+    positive_float,
+    positive_int,
+    resolve_weights,
+    start,
+    start_export,
+    train_config,
+)
 
 __all__ = ["load_model", "VARIANTS"] + [
     f"{p}{v}" for v in ("demo", "run", "eval", "train", "export", "bench") for p in ("", "add_")
@@ -32,18 +44,6 @@ ENCODER_WEIGHTS = PACKAGE / "weights" / "frame_encoder_tiny.safetensors"
 SAMPLE_CLIP = PACKAGE / "samples" / "tal_clip.mp4"  # held-out rendered clip; ground truth in tal_clip.json
 # What `--variant` trains: MATR, MATR with queue length 0, and the per-frame OAD->TAL baseline.
 VARIANTS = {"matr": "matr", "nomem": "matr_nomem", "oad": "matr_oad_baseline"}
-
-
-def _weights_path(config: str = "tiny") -> Path:
-    from streammem.models import weights_path
-
-    return weights_path("matr", config)
-
-
-def _threads(n: int) -> None:
-    import torch
-
-    torch.set_num_threads(n)
 
 
 def _ensure_data(root: Path) -> Path:
@@ -66,9 +66,7 @@ def load_model(weights: str | os.PathLike | None = None):
     from streammem.models.matr import build, make_config
     from streammem.models.matr.baseline import FrameClassifier
 
-    path = Path(weights) if weights else _weights_path()
-    if not path.is_file():
-        raise InputError(path, "weights not found (train them with `streammem train tal`)")
+    path = resolve_weights(weights, "matr")
     meta = load_metadata(path)
     with stored_config_errors(path):
         cfg = make_config(meta["config"])
@@ -82,20 +80,18 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stage", default="matr", choices=["matr", "encoder", "features"],
                    help="matr: MATR on features/ (default); encoder: the frame encoder on rendered clips (videos/ + "
                    "labels/), then features/ for every video; features: only write features/ with --encoder")
-    p.add_argument("--config", default="tiny", choices=["tiny", "paper"], help="model config")
     p.add_argument("--data", type=Path, default=None, help="THUMOS-style dataset dir (default: the synthetic feature "
                    f"set {DEFAULT_DATA}; the rendered set {DEFAULT_VIDEO_DATA} for --stage encoder/features)")
     p.add_argument("--subset", default="Validation", help="training subset (THUMOS14 trains on Validation)")
     p.add_argument("--variant", default="matr", choices=sorted(VARIANTS), help="matr, nomem (queue 0) or oad baseline")
-    p.add_argument("--iterations", type=int, default=None, help="default 1000 (matr), 1200 (encoder)")
-    p.add_argument("--batch-size", type=int, default=None, help="videos (matr, default 8) or frames (encoder, 64)")
-    p.add_argument("--lr", type=float, default=None, help="default 5e-4 (matr), 2e-3 (encoder)")
-    p.add_argument("--eval-every", type=int, default=None, help="held-out evaluation (model selection) interval "
-                   "(default 200 for matr, 300 for encoder)")
-    p.add_argument("--seed", type=int, default=52)
-    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)")
-    p.add_argument("--out", type=Path, default=None, help="weights path (default: shipped path for matr, runs/tal/ else; "
-                   "runs/tal_video/frame_encoder_tiny.safetensors for --stage encoder)")
+    p.add_argument("--iterations", type=positive_int, default=None, help="default 1000 (matr), 1200 (encoder)")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="videos (matr, default 8) or frames (encoder, 64)")
+    p.add_argument("--lr", type=positive_float, default=None, help="default 5e-4 (matr), 2e-3 (encoder)")
+    p.add_argument("--eval-every", type=positive_int, default=None, help="held-out evaluation (model selection) "
+                   "interval (default 200 for matr, 300 for encoder)")
+    add_common_arguments(p, "train", threads=1, out_help="output folder (default runs/tal/train/<variant>_<config>/), or "
+                         "the weights file itself (.safetensors)")
+    p.set_defaults(seed=52)
     p.add_argument("--resume", type=Path, default=None, help="start from these weights (same variant/config); the "
                    "LR schedule restarts (warm restart) and the start weights stay a selection candidate")
     p.add_argument("--class-weight", type=float, default=1.0, help="weight of MATR's focal class loss (the paper: 1, "
@@ -111,22 +107,29 @@ def train(args: argparse.Namespace) -> int:
         return _train_encoder(args)
     from streammem.checkpoints import save_checkpoint
     from streammem.data.tal_features import load_tal_split
-    from streammem.models.matr import build, make_config
+    from streammem.models.matr import CONFIGS, build, make_config
     from streammem.models.matr.baseline import FrameClassifier
     from streammem.models.matr.training import TrainSettings, selection_split, train_model
 
-    _threads(args.threads)
     root = _ensure_data(args.data or DEFAULT_DATA)
+    name = VARIANTS[args.variant]
+    run = start(args, task="tal", verb="train", stem=f"{name}_{Path(args.config).stem}", inputs=[root, args.resume],
+                main_suffixes=(".safetensors",))
+    out = run.outputs.main or run.path(f"{name}_{Path(args.config).stem}.safetensors")
     full = load_tal_split(root, args.subset)
     fit_names, held_names = selection_split([v.name for v in full.videos])
     fit = [v for v in full.videos if v.name in set(fit_names)]
     held = load_tal_split(root, args.subset, classes=full.classes, videos=held_names)
-    overrides: dict[str, Any] = {"num_classes": len(full.classes), "feature_dims": _feature_dims(args.config, fit)}
+    fixed: dict[str, Any] = {"num_classes": len(full.classes)}
     if args.variant == "nomem":
-        overrides["memory_len"] = 0
-    cfg = make_config(args.config, **overrides)
-    model = FrameClassifier(cfg) if args.variant == "oad" else build(cfg.to_dict())
-    name = VARIANTS[args.variant]
+        fixed["memory_len"] = 0
+    resolved = train_config(CONFIGS, args.config, args.set, **fixed)
+    if "feature_dims" not in {s.partition("=")[0].strip() for s in args.set}:
+        resolved["feature_dims"] = _feature_dims(resolved["feature_dims"], fit)
+    with config_errors("train tal"):
+        cfg = make_config(resolved)
+        model = FrameClassifier(cfg) if args.variant == "oad" else build(cfg.to_dict())
+    model = model.to(run.device)
     if args.resume is not None:
         from streammem.checkpoints import load_weights
 
@@ -135,7 +138,6 @@ def train(args: argparse.Namespace) -> int:
         start_meta = load_weights(model, args.resume)
         if start_meta.get("model") != name:
             raise InputError(args.resume, f"holds {start_meta.get('model')!r}, not {name!r}")
-    out = args.out or (_weights_path(args.config) if args.variant == "matr" else Path("runs/tal") / f"{name}_{args.config}.safetensors")
     command = training_command("tal")
     print(f"training {name} ({args.config}) on {len(fit)} videos, selecting on {len(held.videos)} held-out videos; "
           f"weights -> {out}", flush=True)
@@ -148,8 +150,10 @@ def train(args: argparse.Namespace) -> int:
 
     _, metrics = train_model(model, fit, held, cfg, settings, on_checkpoint=checkpoint, log=lambda s: print(s, flush=True),
                              initial_eval=args.resume is not None)
-    print(f"best held-out mAP_avg {metrics.get('mAP_avg', float('nan')):.2f}; weights at {out}")
-    return 0
+    print(f"best held-out mAP_avg {metrics.get('mAP_avg', float('nan')):.2f}")
+    run.record(out)
+    run.record(out.with_suffix(".json"))
+    return run.finish()
 
 
 def _train_encoder(args: argparse.Namespace) -> int:
@@ -172,8 +176,9 @@ def _train_encoder(args: argparse.Namespace) -> int:
     from streammem.models.matr.frontend import ENCODER_MODEL, FrameEncoder, load_frame_encoder
     from streammem.models.matr.training import selection_split
 
-    _threads(args.threads)
     root = _ensure_data(args.data or DEFAULT_VIDEO_DATA)
+    run = start(args, task="tal", verb="train", stem=f"frame_encoder_{Path(args.config).stem}", inputs=[root, args.encoder],
+                main_suffixes=(".safetensors",))
     annotation_path = find_annotations(root)
     data = read_thumos_json(annotation_path, args.subset)  # checks the file; names every video of any subset
     meta = json.loads(annotation_path.read_text()).get("meta") or {}
@@ -186,12 +191,13 @@ def _train_encoder(args: argparse.Namespace) -> int:
         encoder, _ = load_frame_encoder(args.encoder)
         paths = extract_features(encoder, root, everything, rate)
         print(f"{len(paths)} feature files written under {root / 'features'}")
-        return 0
+        run.record(root / "features")
+        return run.finish()
     train_names = sorted(data.videos)
     test_names = sorted(set(everything) - set(train_names))
     fit_names, held_names = selection_split(train_names)
-    out = args.out or Path("runs/tal_video") / "frame_encoder_tiny.safetensors"
-    width = sum(CONFIGS[args.config].feature_dims)
+    out = run.outputs.main or run.path(f"frame_encoder_{Path(args.config).stem}.safetensors")
+    width = sum(train_config(CONFIGS, args.config, args.set)["feature_dims"])
     config = {"backbone": args.backbone, "image_size": args.image_size, "out_dim": width,
               "num_labels": 2 + len(classes), "feature_rate": rate}
     model = FrameLabeler(FrameEncoder(width, backbone=args.backbone, image_size=args.image_size), 2 + len(classes))
@@ -224,9 +230,10 @@ def _train_encoder(args: argparse.Namespace) -> int:
     extra["ms_per_frame"] = _encoder_ms(model.encoder, frame)
     checkpoint(model, held_metrics)
     paths = extract_features(model.encoder, root, everything, rate)
-    print(f"encoder weights at {out} ({extra['ms_per_frame']:.2f} ms/frame); {len(paths)} feature files under "
-          f"{root / 'features'}")
-    return 0
+    print(f"encoder: {extra['ms_per_frame']:.2f} ms/frame; {len(paths)} feature files under {root / 'features'}")
+    for path in (out, out.with_suffix(".json"), root / "features"):
+        run.record(path)
+    return run.finish()
 
 
 def _encoder_ms(encoder, frame, repeats: int = 50) -> float:
@@ -245,12 +252,9 @@ def _encoder_ms(encoder, frame, repeats: int = 50) -> float:
     return 1000 * float(np.median(times))
 
 
-def _feature_dims(config: str, videos) -> list[int]:
+def _feature_dims(dims, videos) -> list[int]:
     """Per-stream input dims: the config's split (e.g. RGB + flow halves) scaled to the data's width."""
-    from streammem.models.matr import CONFIGS
-
     width = videos[0].features.shape[1]
-    dims = CONFIGS[config].feature_dims
     if sum(dims) == width:
         return list(dims)
     if width % len(dims) == 0:
@@ -269,56 +273,55 @@ def _classes(meta: dict, weights: Path) -> list[str]:
 def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="THUMOS-style dataset dir (synthetic by default)")
     p.add_argument("--subset", default="Test", help="subset to evaluate (held-out test streams)")
-    p.add_argument("--weights", type=Path, default=None, help="weights (default: shipped matr_tiny)")
-    p.add_argument("--feature-rate", type=float, default=None, help="features per second (default: JSON meta or 4)")
+    p.add_argument("--feature-rate", type=positive_float, default=None, help="features per second (default: JSON "
+                   "meta or 4)")
     p.add_argument("--skip-bad", action="store_true", help="skip (and count) bad videos/segments instead of failing")
-    p.add_argument("--predictions", type=Path, default=None, help="also write emitted actions (ActivityNet JSON)")
-    p.add_argument("--out", type=Path, default=Path("runs/tal/eval.json"), help="metrics JSON")
-    p.add_argument("--threads", type=int, default=1)
+    add_common_arguments(p, "eval", threads=1, weights_help="weights (default: shipped matr_tiny)",
+                         out_help="output folder for metrics.json and predictions.json (ActivityNet results; "
+                         "default runs/tal/eval/<dataset>/), or the metrics file itself (.json)")
 
 
 def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     """mAP@0.3:0.1:0.7, mAP_avg and latency_s over a subset, streams processed online; long/short breakdown."""
-    from tqdm import tqdm
-
     from streammem.data.tal_features import load_tal_split
     from streammem.data.thumos import write_activitynet_results
     from streammem.evaluation.functional.localization import localization_map
-    from streammem.evaluation.score import write_result_json
     from streammem.models.matr.training import class_agnostic, long_short_breakdown, predict
+    from streammem.progress import progress
 
-    _threads(args.threads)
+    data = _ensure_data(args.data)
+    run = start(args, task="tal", verb="eval", stem=f"{data.resolve().name}_{args.subset}", inputs=[data])
     model, meta = load_model(args.weights)
-    weights = args.weights or _weights_path()
+    weights = resolve_weights(args.weights, "matr")
     classes = _classes(meta, weights)
-    split = load_tal_split(_ensure_data(args.data), args.subset, classes=classes, feature_rate=args.feature_rate,
+    split = load_tal_split(data, args.subset, classes=classes, feature_rate=args.feature_rate,
                            skip_bad=args.skip_bad)
-    preds = [p for v in tqdm(split.videos, desc="eval tal", unit="video") for p in predict(model, v, classes)]
+    preds = [p for v in progress(split.videos, total=len(split.videos), desc="eval tal", unit="video")
+             for p in predict(model, v, classes)]
     metrics: dict[str, Any] = localization_map(split.ground_truth(), preds)
     segment_s = model.segment_len / split.videos[0].feature_rate
     metrics.update(long_short_breakdown(split, preds, segment_s))
     metrics.update(class_agnostic(split, preds, segment_s))
     metrics.update({"model": meta.get("model"), "videos": len(split.videos), "instances": len(split.ground_truth()),
                     "predictions": len(preds), "skipped": split.skipped, "weights": str(weights)})
-    write_result_json(args.out, metrics)
-    if args.predictions:
-        write_activitynet_results(args.predictions, preds)
     print(" ".join(f"{k}={metrics[k]:.2f}" for k in ("mAP@0.3", "mAP@0.5", "mAP@0.7", "mAP_avg", "latency_s")))
-    print(f"metrics written to {args.out}")
-    return 0
+    write_activitynet_results(run.record(run.path("predictions.json")), preds)
+    run.write_json(run.outputs.main.name if run.outputs.main else "metrics.json", metrics)
+    return run.finish()
 
 
 # ---------------------------------------------------------------------------------------------- demo / run
-def _add_stream_arguments(p: argparse.ArgumentParser, out_dir: str) -> None:
-    p.add_argument("--weights", type=Path, default=None, help="MATR weights (default: shipped matr_tiny_video for a "
-                   "video or .npy source, matr_tiny for the bundled feature stream)")
+def _add_stream_arguments(p: argparse.ArgumentParser, verb: str) -> None:
+    add_common_arguments(p, verb, threads=1, weights_help="MATR weights (default: shipped matr_tiny_video for a "
+                         "video or .npy source, matr_tiny for the bundled feature stream)",
+                         out_help=f"output folder for actions.json and timeline.png (default runs/tal/{verb}/<source>/)")
     p.add_argument("--encoder", type=Path, default=None, help="frame encoder weights (default: the shipped "
                    "frame_encoder_tiny, trained on rendered clips)")
     p.add_argument("--backbone", default=None, help="use an UNTRAINED frame encoder with this torchvision backbone "
                    "instead (exercises the pipeline only)")
-    p.add_argument("--feature-rate", type=float, default=None, help="features per second (default: the encoder's, 4)")
-    p.add_argument("--max-seconds", type=float, default=None, help="stop a video source after this long")
-    p.add_argument("--out-dir", type=Path, default=Path(out_dir), help="where the PNG and JSON go")
+    p.add_argument("--feature-rate", type=positive_float, default=None, help="features per second (default: the "
+                   "encoder's, 4)")
+    p.add_argument("--max-seconds", type=positive_float, default=None, help="stop a video source after this long")
     p.add_argument("--plot-min-score", type=float, default=0.3, help="plot only actions scoring at least this "
                    "(the JSON keeps every emitted action)")
 
@@ -326,23 +329,23 @@ def _add_stream_arguments(p: argparse.ArgumentParser, out_dir: str) -> None:
 def add_demo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default=None, help="camera index, URL or video file (through the trained frame "
                    f"encoder), e.g. the bundled {SAMPLE_CLIP.name}; default: the bundled synthetic feature stream")
-    _add_stream_arguments(p, "runs/tal/demo")
+    _add_stream_arguments(p, "demo")
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="video file, camera index, URL, or a features .npy (T, F); a file's ground truth "
                    "is read from a THUMOS JSON beside it (same name, .json) when present")
-    _add_stream_arguments(p, "runs/tal/run")
+    _add_stream_arguments(p, "run")
 
 
 def demo(args: argparse.Namespace) -> int:
     """Stream the bundled feature stream (or ``--source``) through MATR; write a timeline PNG and the actions."""
-    return localize(args, args.source, "tal_demo")
+    return localize(args, args.source, "demo")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the trained frame encoder + MATR over a video/camera/URL (or a features .npy); write PNG + JSON."""
-    return localize(args, args.source, "tal_run")
+    return localize(args, args.source, "run")
 
 
 def _stream(model, features, classes: list[str], rate: float, video: str):
@@ -387,15 +390,17 @@ def _frame_encoder(args: argparse.Namespace, width: int):
     return FrameEncoder(width, backbone=args.backbone), args.feature_rate or 4.0, note
 
 
-def localize(args: argparse.Namespace, source: str | None, prefix: str) -> int:
+def localize(args: argparse.Namespace, source: str | None, verb: str) -> int:
     """Stream one source through MATR online (demo and run): the bundled feature stream when ``source`` is None,
-    a features ``.npy``, or a video file/camera/URL through the frame encoder. Writes ``<prefix>_actions.json``
-    (emitted actions with emission times, ground truth if known) and ``<prefix>_timeline.png`` to ``--out-dir``.
+    a features ``.npy``, or a video file/camera/URL through the frame encoder. Writes ``actions.json``
+    (emitted actions with emission times, ground truth if known) and ``timeline.png`` to the run's folder.
     """
     from streammem.data.tal_features import load_feature_file, load_tal_split
 
-    _threads(1)
-    weights = args.weights or (_weights_path() if source is None else VIDEO_WEIGHTS)
+    local = source is not None and Path(source).exists()
+    run = start(args, task="tal", verb=verb, stem=source or SAMPLE_ANNOTATIONS.stem,
+                inputs=[source, Path(source).with_suffix(".json"), args.encoder] if local else [args.encoder])
+    weights = args.weights or (resolve_weights(None, "matr") if source is None else VIDEO_WEIGHTS)
     model, meta = load_model(weights)
     classes = _classes(meta, weights)
     truth: list[dict] = []
@@ -433,23 +438,20 @@ def localize(args: argparse.Namespace, source: str | None, prefix: str) -> int:
     elapsed = time.perf_counter() - t0
     if source is not None and not source.endswith(".npy"):
         duration = features.seen_seconds
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    json_path, png_path = args.out_dir / f"{prefix}_actions.json", args.out_dir / f"{prefix}_timeline.png"
-    with atomic_output(json_path) as tmp:
-        tmp.write_text(json.dumps({"video": name, "feature_rate": rate, "weights": str(weights), "actions": emitted,
-                                   "ground_truth": truth}, indent=1))
     shown = [a for a in emitted if a["score"] >= args.plot_min_score]
-    _timeline(png_path, truth, shown, classes, duration, f"{name} (actions scoring >= {args.plot_min_score:g})")
+    _timeline(run.record(run.path("timeline.png")), truth, shown, classes, duration,
+              f"{name} (actions scoring >= {args.plot_min_score:g})")
+    run.write_json("actions.json", {"video": name, "feature_rate": rate, "weights": str(weights), "actions": emitted,
+                                    "ground_truth": truth})
     if note:
         print(note, flush=True)
     print(f"{len(emitted)} actions emitted over {duration:.1f} s of stream in {elapsed:.2f} s")
-    print(f"timeline: {png_path}\nactions:  {json_path}")
-    return 0
+    return run.finish()
 
 
 class _EncodedFeatures:
-    """Features of a frame source at ``rate`` per second through the encoder, with a progress line on stderr;
-    ``seen_seconds``: stream time covered so far."""
+    """Features of a frame source at ``rate`` per second through the encoder, with progress on stderr (a bar on
+    a terminal, periodic lines in a log); ``seen_seconds``: stream time covered so far."""
 
     def __init__(self, source, encoder, rate: float, max_seconds: float | None) -> None:
         self.source, self.encoder, self.rate, self.max_seconds = source, encoder, rate, max_seconds
@@ -457,15 +459,16 @@ class _EncodedFeatures:
 
     def __iter__(self):
         from streammem.models.matr.frontend import features_at_rate
+        from streammem.progress import progress
 
         frames = ((ts, f) for ts, f in self.source if self.max_seconds is None or ts < self.max_seconds)
-        count = 0
-        for ts, feat in features_at_rate(frames, self.encoder, self.rate):
-            count += 1
+        total = int(self.max_seconds * self.rate) if self.max_seconds else None
+        for ts, feat in progress(features_at_rate(frames, self.encoder, self.rate), total=total, desc="tal",
+                                 unit="feature"):
             self.seen_seconds = ts
-            print(f"\rt={ts:7.2f}s features={count} dropped={self.source.dropped}", end="", file=sys.stderr)
             yield feat.numpy()
-        print(file=sys.stderr)
+        if self.source.dropped:
+            print(f"{self.source.dropped} frames dropped (the source outran the model)", file=sys.stderr)
 
 
 def _timeline(path: Path, truth: list[dict], emitted: list[dict], classes: list[str], duration: float, title: str) -> None:
@@ -506,37 +509,34 @@ def _timeline(path: Path, truth: list[dict], emitted: list[dict], classes: list[
 
 # ------------------------------------------------------------------------------------------------ export
 def add_export_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, required=True, help="TorchScript file to write")
-    p.add_argument("--weights", type=Path, default=None, help="weights (default: shipped matr_tiny)")
-    p.add_argument("--parity-steps", type=int, default=2000, help="length of the eager-vs-scripted parity stream")
+    add_export_options(p, threads=1, weights_help="weights (default: shipped matr_tiny)")
+    p.add_argument("--parity-steps", type=positive_int, default=2000, help="length of the eager-vs-exported parity stream")
 
 
 def export(args: argparse.Namespace) -> int:
-    """Script the streaming step, then check eager vs scripted on a long stream: outputs and emitted actions."""
+    """Export the streaming step (TorchScript or torch.export), then check exported vs eager on a long stream:
+    outputs, states and (TorchScript) the emitted actions."""
     import torch
 
-    from streammem.export import export_torchscript, stream_parity
+    from streammem.export import export_step, load_torchscript
 
-    _threads(1)
+    run, path = start_export(args, task="tal", model="matr")
     model, meta = load_model(args.weights)
-    classes = _classes(meta, args.weights or _weights_path())
-    import warnings
-
-    path = export_torchscript(model, args.out)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        scripted = torch.jit.load(str(path))
+    classes = _classes(meta, resolve_weights(args.weights, "matr"))
     feats = _parity_stream(sum(model.feature_dims), args.parity_steps)
     chunks = [f.view(1, -1) for f in torch.from_numpy(feats)]
-    worst = stream_parity(model, scripted, chunks, model.initial_state(1))
-    eager_actions = list(_stream(model, feats, classes, 4.0, "parity"))
-    scripted_actions = list(_stream(scripted, feats, classes, 4.0, "parity"))
-    same = _same_actions(eager_actions, scripted_actions)
-    print(f"exported {path}; parity over {len(chunks)} steps: max |diff| {worst:.2e}, "
-          f"{len(eager_actions)} emitted actions, identical: {same}")
+    worst = export_step(args.format, model, chunks, model.initial_state(1), path)
+    same = True
+    if args.format == "torchscript":
+        scripted = load_torchscript(path)
+        eager_actions = list(_stream(model, feats, classes, 4.0, "parity"))
+        same = _same_actions(eager_actions, list(_stream(scripted, feats, classes, 4.0, "parity")))
+        print(f"{len(eager_actions)} emitted actions, identical: {same}")
     if not same:
-        raise StreamMemError(f"{path}: scripted and eager emitted different actions")
-    return 0
+        raise StreamMemError(f"{path}: exported and eager emitted different actions")
+    print(f"parity over {len(chunks)} steps: max |diff| {worst:.2e}")
+    run.record(path)
+    return run.finish()
 
 
 def _parity_stream(width: int, steps: int):
@@ -569,11 +569,11 @@ def _same_actions(a: list[dict], b: list[dict], tol: float = 1e-4) -> bool:
 # ------------------------------------------------------------------------------------------------- bench
 def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="tiny", choices=["tiny", "paper"])
-    p.add_argument("--steps", type=int, default=10_000, help="stream length (tiny runs every step)")
-    p.add_argument("--window", type=int, default=50, help="steps timed around step 100 and the last step")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--steps", type=int_at_least(200), default=10_000, help="stream length (tiny runs every step)")
+    p.add_argument("--window", type=positive_int, default=50, help="steps timed around step 100 and the last step")
     p.add_argument("--backbone", default="resnet18", help="frame encoder timed separately")
-    p.add_argument("--out", type=Path, default=Path("runs/tal/bench.json"))
+    add_common_arguments(p, "bench", threads=2, out_help="output folder for bench.json (default runs/tal/bench/<config>/), "
+                         "or the JSON file itself")
 
 
 PAPER_MODEL_MS = 15.9  # MATR model-only ms per step (issue #5 of skhcjh231/MATR_codebase; GPU, not stated)
@@ -592,7 +592,7 @@ def bench(args: argparse.Namespace) -> int:
     from streammem.models.matr import build
     from streammem.models.matr.frontend import FrameEncoder
 
-    _threads(args.threads)
+    run = start(args, task="tal", verb="bench", stem=args.config)
     model = build(args.config).eval()
     width = sum(model.feature_dims)
     feats = torch.randn(args.steps + args.window + 1, 1, width)
@@ -631,11 +631,9 @@ def bench(args: argparse.Namespace) -> int:
         "paper_model_ms": PAPER_MODEL_MS, "ratio_to_paper": late_ms / PAPER_MODEL_MS,
         "parameters": int(sum(p.numel() for p in model.parameters())),
     }
-    with atomic_output(args.out) as tmp:
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
     print(f"MATR {args.config}: {early_ms:.2f} ms/step at step 100, {late_ms:.2f} ms/step at step {args.steps} ({how}); "
           f"state numel {early_numel} -> {numel(state)}; frame encoder ({args.backbone}) "
           f"{result['frame_encoder_ms_per_feature']:.1f} ms/feature; {late_ms / PAPER_MODEL_MS:.2f}x the paper's "
           f"{PAPER_MODEL_MS} ms (GPU) model-only step")
-    print(f"written to {args.out}")
-    return 0
+    run.write_json(run.outputs.main.name if run.outputs.main else "bench.json", result)
+    return run.finish()

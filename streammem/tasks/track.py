@@ -1,4 +1,4 @@
-"""``streammem <verb> track``: multi-object tracking with MeMOTR (demo, eval, train, export, bench).
+"""``streammem <verb> track``: multi-object tracking with MeMOTR (demo, run, eval, train, export, bench).
 
 Data are MOTChallenge/DanceTrack folders; the synthetic set (``streammem.data.synthetic_mot``) uses the same
 layout. Heavy imports happen inside the functions so ``streammem --help`` stays fast.
@@ -7,18 +7,29 @@ layout. Heavy imports happen inside the functions so ``streammem --help`` stays 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-from streammem.errors import InputError, StreamMemError, atomic_output
+from streammem.errors import InputError, StreamMemError
 from streammem.tasks import training_command
+from streammem.tasks.common import (
+    add_common_arguments,
+    add_export_options,
+    config_errors,
+    int_at_least,
+    positive_float,
+    positive_int,
+    resolve_weights,
+    start,
+    start_export,
+    train_config,
+)
 
 __all__ = [
     "load_model", "track_frames", "evaluate", "track_parity", "synthetic_clip",
-    "add_demo_arguments", "demo", "add_eval_arguments", "eval", "add_train_arguments", "train",
+    "add_demo_arguments", "demo", "add_run_arguments", "run", "add_eval_arguments", "eval", "add_train_arguments", "train",
     "add_export_arguments", "export", "add_bench_arguments", "bench", "TRAIN_SEEDS", "TEST_SEEDS",
 ]
 
@@ -29,21 +40,13 @@ TEST_SEEDS = list(range(5000, 5008))  # held out: never used in training
 DEFAULT_DATA = Path("runs/synth_track")
 
 
-def _weights_path(config: str = "tiny") -> Path:
-    from streammem.models import weights_path
-
-    return weights_path("memotr", config)
-
-
 def load_model(weights: str | os.PathLike | None = None, **overrides: Any):
     """MeMOTR in eval mode with the given (or shipped) weights; its config comes from the weights' JSON."""
     from streammem.checkpoints import load_checkpoint, stored_config_errors
     from streammem.models.memotr import build
     from streammem.models.memotr.config import resolve_config
 
-    path = Path(weights) if weights else _weights_path()
-    if not path.is_file():
-        raise InputError(path, "weights not found (train them with `streammem train track`)")
+    path = resolve_weights(weights, "memotr")
     state, meta = load_checkpoint(path)
     if meta.get("model") != "memotr":
         raise InputError(path, f"weights are for model {meta.get('model')!r}, not 'memotr'")
@@ -121,8 +124,6 @@ def _dataset_root(path: Path, split: str) -> tuple[Path, Path | None]:
 def evaluate(model, data: Path, split: str, predictions: Path, baseline: bool = False, progress: bool = True):
     """Track every sequence under ``data`` (DanceTrack/MOT17 layout), write MOTChallenge txt files to
     ``predictions`` and score them with TrackEval; returns the metrics dict (COMBINED row at the top)."""
-    from tqdm import tqdm
-
     from streammem.data.mot import find_sequences, read_seqinfo, write_mot_results
     from streammem.data.mot_frames import read_frame
     from streammem.evaluation.functional.tracking import TRACKING_KEYS, score_mot_folder
@@ -132,17 +133,27 @@ def evaluate(model, data: Path, split: str, predictions: Path, baseline: bool = 
     names = find_sequences(seq_root, seqmap)
     for name in names:  # fail on bad files before spending time on tracking
         _check_sequence(seq_root / name)
+    from streammem.progress import progress_bar
+
     predictions.mkdir(parents=True, exist_ok=True)
-    for name in tqdm(names, desc="eval track", disable=not progress):
-        info = read_seqinfo(seq_root / name / "seqinfo.ini")
-        height, width = read_frame(seq_root / name, info, 1).shape[:2]
-        frames = (preprocess(read_frame(seq_root / name, info, f), tuple(model.cfg.image_size))
-                  for f in range(1, info.num_frames + 1))  # streamed: long or large videos never sit in memory
-        boxes = track_frames(model, frames, width, height, baseline=baseline)
-        write_mot_results(predictions / f"{name}.txt", boxes)
+    infos = {name: read_seqinfo(seq_root / name / "seqinfo.ini") for name in names}
+    with progress_bar(sum(i.num_frames for i in infos.values()), desc="eval track", unit="frame",
+                      enabled=progress) as bar:
+        for name, info in infos.items():
+            height, width = read_frame(seq_root / name, info, 1).shape[:2]
+            # frames are read one at a time: long or large videos never sit in memory
+            frames = (_counted(bar, preprocess(read_frame(seq_root / name, info, f), tuple(model.cfg.image_size)))
+                      for f in range(1, info.num_frames + 1))
+            boxes = track_frames(model, frames, width, height, baseline=baseline)
+            write_mot_results(predictions / f"{name}.txt", boxes)
     scores = score_mot_folder(seq_root, predictions, seqmap)
     return {k: scores["COMBINED"][k] for k in TRACKING_KEYS} | {"sequences": scores["sequences"],
                                                                   "num_sequences": len(names)}
+
+
+def _counted(bar, item):
+    bar.update(1)
+    return item
 
 
 def _check_sequence(seq_dir: Path) -> None:
@@ -162,12 +173,10 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dataset root ({split}/<seq>/ + {split}_seqmap.txt) or a folder of sequences; "
                              "default: the held-out synthetic test split (generated if missing)")
     parser.add_argument("--split", default="val", help="split folder under the root (default val)")
-    parser.add_argument("--weights", type=Path, default=None, help="safetensors weights (default: shipped tiny)")
     parser.add_argument("--tracker", choices=("memotr", "bytetrack"), default="memotr",
                         help="memotr: track queries; bytetrack: Kalman + Hungarian on the same detections")
-    parser.add_argument("--out", type=Path, default=Path("runs/track_eval/metrics.json"), help="metrics JSON")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (1 is faster on a loaded machine)")
-    parser.add_argument("--predictions", type=Path, default=None, help="folder for <seq>.txt (default: <out stem>_tracks beside --out)")
+    add_common_arguments(parser, "eval", out_help="output folder for metrics.json and tracks/<seq>.txt "
+                         "(default runs/track/eval/<dataset>_<split>/), or the metrics file itself (.json)")
 
 
 def ensure_synthetic_test(root: Path = DEFAULT_DATA, split: str = "val") -> Path:
@@ -181,73 +190,65 @@ def ensure_synthetic_test(root: Path = DEFAULT_DATA, split: str = "val") -> Path
 
 
 def eval(args: argparse.Namespace) -> int:  # noqa: A001 (the CLI verb)
-    import torch
-
-    from streammem.evaluation.score import write_result_json
-
-    torch.set_num_threads(args.threads)
     data = args.data if args.data is not None else ensure_synthetic_test()
+    run = start(args, task="track", verb="eval", stem=f"{data.resolve().name}_{args.split}", inputs=[data])
     model = load_model(args.weights)
-    predictions = args.predictions or args.out.parent / f"{args.out.stem}_tracks"
+    predictions = run.path("tracks")
+    if predictions.resolve() == data.resolve() or data.resolve().is_relative_to(predictions.resolve()):
+        raise InputError(predictions, "is the dataset folder; choose another --out")
     metrics = evaluate(model, data, args.split, predictions, baseline=args.tracker == "bytetrack")
     metrics["tracker"] = args.tracker
-    metrics["weights"] = str(args.weights or _weights_path())
-    write_result_json(args.out, metrics)
+    metrics["weights"] = str(resolve_weights(args.weights, "memotr"))
     print(" ".join(f"{k} {metrics[k]:.2f}" if isinstance(metrics[k], float) else f"{k} {metrics[k]}"
                    for k in ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW")))
-    print(f"metrics written to {args.out}; tracks in {predictions}")
-    return 0
+    run.record(predictions)
+    run.write_json(run.outputs.main.name if run.outputs.main else "metrics.json", metrics)
+    return run.finish()
 
 
 # ------------------------------------------------------------------------------------------------ train
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default="tiny", choices=("tiny", "paper"))
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help="dataset root with train/ (+ train_seqmap.txt); the synthetic set is generated "
                              "there when missing")
     parser.add_argument("--split", default="train")
-    parser.add_argument("--iterations", type=int, default=4000)
-    parser.add_argument("--batch-size", type=int, default=2, help="clips per step")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--iterations", type=positive_int, default=4000)
+    parser.add_argument("--batch-size", type=positive_int, default=2, help="clips per step")
     parser.add_argument("--no-memory", action="store_true",
                         help="ablation: no long-term memory and no memory-attention in the query updater")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="weights path (default runs/track/memotr_<config>[_nomem].safetensors)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--checkpoint-every", type=float, default=120.0, help="seconds between checkpoints")
+    parser.add_argument("--checkpoint-every", type=positive_float, default=120.0, help="seconds between checkpoints")
     parser.add_argument("--init", type=Path, default=None,
                         help="start from these safetensors weights (fine-tuning) and their stored config; "
                              "--set and --no-memory still apply, --config is ignored")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config field, JSON value (repeatable), e.g. --set dec_layers=3 "
-                             "--set clip_lengths=[2,3,4,5]; stored in the weights' JSON")
+    add_common_arguments(parser, "train", out_help="output folder (default runs/track/train/memotr_<config>[_nomem]/), "
+                         "or the weights file itself (.safetensors)")
 
 
 def train(args: argparse.Namespace) -> int:
-    import torch
-
     from streammem.checkpoints import save_checkpoint
     from streammem.data.synthetic_mot import write_split
     from streammem.models.config import parse_overrides
-    from streammem.models.memotr import build
+    from streammem.models.memotr import CONFIGS, build
     from streammem.models.memotr.data import load_split
     from streammem.models.memotr.training import train_loop
 
-    torch.set_num_threads(args.threads)
-    try:
-        overrides = parse_overrides(args.set)
+    suffix = "_nomem" if args.no_memory else ""
+    name = f"memotr_{Path(args.config).stem}{suffix}"
+    run = start(args, task="track", verb="train", stem=name, inputs=[args.data, args.init], main_suffixes=(".safetensors",))
+    out = run.outputs.main or run.path(f"{name}.safetensors")
+    with config_errors("train track"):
         if args.init is not None:
+            try:
+                overrides = parse_overrides(args.set)
+            except ValueError as err:
+                raise StreamMemError(f"--set: {err}") from None
             model = load_model(args.init, use_memory=not args.no_memory, **overrides)
         else:
-            model = build(args.config, use_memory=not args.no_memory, **overrides)
-    except (ValueError, TypeError) as err:
-        raise StreamMemError(f"train track --set: {err}") from None
+            model = build(train_config(CONFIGS, args.config, args.set, use_memory=not args.no_memory))
     if args.data == DEFAULT_DATA and not (args.data / f"{args.split}_seqmap.txt").is_file():
         print(f"generating synthetic training sequences (seeds {TRAIN_SEEDS[0]}-{TRAIN_SEEDS[-1]}) in {args.data}")
         write_split(args.data, args.split, TRAIN_SEEDS)
     seqs = load_split(args.data, args.split, tuple(model.cfg.image_size))
-    suffix = "_nomem" if args.no_memory else ""
-    out = args.out or Path("runs/track") / f"memotr_{args.config}{suffix}.safetensors"
     command = training_command("track")
 
     def save(it: int, metrics: dict | None = None) -> None:
@@ -260,19 +261,29 @@ def train(args: argparse.Namespace) -> int:
     running = train_loop(model, seqs, args.iterations, args.batch_size, args.seed,
                          on_checkpoint=lambda it: save(it), checkpoint_every_s=args.checkpoint_every)
     save(args.iterations, {"train_loss": running.get("loss"), "train_minutes": (time.time() - started) / 60})
-    print(f"weights written to {out} ({(time.time() - started) / 60:.1f} min)")
-    return 0
+    print(f"trained in {(time.time() - started) / 60:.1f} min")
+    run.record(out)
+    run.record(out.with_suffix(".json"))
+    return run.finish()
 
 
 # ------------------------------------------------------------------------------------------------- demo
+def _add_stream_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
+    add_common_arguments(parser, verb, out_help=f"output folder for tracks.mp4 (annotated, H.264) and tracks.txt "
+                         f"(MOTChallenge) (default runs/track/{verb}/<source>/)")
+    parser.add_argument("--no-window", action="store_true", help="never open a live window")
+    parser.add_argument("--max-frames", type=positive_int, default=None, help="stop after this many frames")
+
+
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default=None,
                         help="video file, camera index (0) or URL; default: the bundled synthetic clip")
-    parser.add_argument("--weights", type=Path, default=None, help="safetensors weights (default: shipped tiny)")
-    parser.add_argument("--out-dir", type=Path, default=Path("runs/track_demo"))
-    parser.add_argument("--no-window", action="store_true", help="never open a live window")
-    parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (1 is faster on a loaded machine)")
+    _add_stream_arguments(parser, "demo")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="video file, camera index (0) or URL")
+    _add_stream_arguments(parser, "run")
 
 
 class _Trails:
@@ -316,9 +327,17 @@ def make_step(model):
 
 
 def demo(args: argparse.Namespace) -> int:
-    import itertools
+    """Track the bundled clip (or ``--source``): annotated video, MOTChallenge txt, a live window if a display exists."""
+    return _track_source(args, args.source if args.source is not None else str(SAMPLE_CLIP), "demo")
 
-    import torch
+
+def run(args: argparse.Namespace) -> int:
+    """Track any video file, camera or URL: annotated video, MOTChallenge txt, a live window if a display exists."""
+    return _track_source(args, args.source, "run")
+
+
+def _track_source(args: argparse.Namespace, spec: str, verb: str) -> int:
+    import itertools
 
     from streammem.streams import (
         AnnotatedVideoSink,
@@ -330,18 +349,16 @@ def demo(args: argparse.Namespace) -> int:
         open_source,
     )
 
-    torch.set_num_threads(args.threads)
+    local = Path(spec).exists()
+    run = start(args, task="track", verb=verb, stem=spec, inputs=[spec] if local else [])
     model = load_model(args.weights)
-    spec = args.source if args.source is not None else str(SAMPLE_CLIP)
     source = open_source(spec, kind="video")
     trails = _Trails()
 
     def draw(frame, output):
         return draw_boxes(frame, output["boxes"], output["ids"], trails.update(output["boxes"], output["ids"]))
 
-    stem = "sample" if args.source is None else (Path(spec).stem if not spec.isdigit() else f"camera{spec}")
-    video_out = args.out_dir / f"{stem}_tracks.mp4"
-    mot_out = args.out_dir / f"{stem}_tracks.txt"
+    video_out, mot_out = run.path("tracks.mp4"), run.path("tracks.txt")
     sinks = [AnnotatedVideoSink(video_out, fps=getattr(source, "fps", None) or 10.0, draw_fn=draw),
              MOTChallengeSink(mot_out)]
     if has_display() and not args.no_window:
@@ -350,8 +367,9 @@ def demo(args: argparse.Namespace) -> int:
     summary = StreamRunner(make_step(model), None, sinks).run(frames)
     print(f"tracked {summary.frames} frames at {summary.fps:.1f} frames/s "
           f"({summary.mean_latency * 1e3:.1f} ms/frame mean)")
-    print(f"annotated video: {video_out}\nMOTChallenge tracks: {mot_out}")
-    return 0
+    run.record(video_out)
+    run.record(mot_out)
+    return run.finish()
 
 
 class _limited:
@@ -371,10 +389,9 @@ class _limited:
 
 # ----------------------------------------------------------------------------------------------- export
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, required=True, help="TorchScript file to write")
-    parser.add_argument("--weights", type=Path, default=None, help="safetensors weights (default: shipped tiny)")
-    parser.add_argument("--check-frames", type=int, default=100,
-                        help="frames of a synthetic clip to compare scripted and eager tracks on (0: skip)")
+    add_export_options(parser)
+    parser.add_argument("--check-frames", type=int_at_least(2), default=100,
+                        help="frames of a synthetic clip to compare exported and eager tracks on")
 
 
 def synthetic_clip(num_frames: int, seed: int = TEST_SEEDS[0], image_size: tuple[int, int] = (120, 160)):
@@ -405,33 +422,35 @@ def track_parity(eager, scripted, frames) -> tuple[bool, float]:
 
 
 def export(args: argparse.Namespace) -> int:
-    import torch
+    """Export the step (TorchScript with ``initial_state``, or torch.export), check it against eager on a clip:
+    boxes, scores and states within the tolerance; for TorchScript also identical ids on every frame."""
+    from streammem.export import PARITY_TOLERANCE, export_step, load_torchscript
 
-    from streammem.export import export_torchscript
-
+    run, path = start_export(args, task="track", model="memotr")
     model = load_model(args.weights)
-    path = export_torchscript(model, args.out)
-    print(f"TorchScript step written to {path} (load with torch.jit.load; initial_state(batch) comes with it)")
-    if args.check_frames > 0:
-        scripted = torch.jit.load(str(path))
-        same, worst = track_parity(model, scripted, synthetic_clip(args.check_frames,
-                                                                   image_size=tuple(model.cfg.image_size)))
-        print(f"parity over {args.check_frames} frames: ids {'equal' if same else 'DIFFER'}, "
-              f"max box diff {worst:.2e}")
-        if not same or worst > 1e-4:
-            raise StreamMemError(f"{path}: scripted tracks differ from eager (max box diff {worst:.2e})")
-    return 0
+    frames = synthetic_clip(args.check_frames, image_size=tuple(model.cfg.image_size))
+    chunks = [frames[t : t + 1] for t in range(frames.shape[0])]
+    worst = export_step(args.format, model, chunks, model.initial_state(1), path)
+    if args.format == "torchscript":
+        same, box_diff = track_parity(model, load_torchscript(path), frames)
+        if not same or box_diff > PARITY_TOLERANCE:
+            path.unlink(missing_ok=True)
+            raise StreamMemError(f"{path}: scripted tracks differ from eager (max box diff {box_diff:.2e})")
+    print(f"parity over {args.check_frames} frames: max |diff| {worst:.2e}")
+    run.record(path)
+    return run.finish()
 
 
 # ------------------------------------------------------------------------------------------------ bench
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=int, default=10_000, help="stream length (latency read at 100 and here)")
+    parser.add_argument("--steps", type=positive_int, default=10_000, help="stream length (latency read at 100 and "
+                        "here)")
     parser.add_argument("--size", default="320x240", help="frame size WxH fed to the model")
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--weights", type=Path, default=None, help="safetensors weights (default: shipped tiny)")
     parser.add_argument("--config", default=None, choices=("tiny", "paper"),
                         help="benchmark an untrained model of this config instead of the weights")
-    parser.add_argument("--out", type=Path, default=Path("runs/track_bench/bench.json"))
+    add_common_arguments(parser, "bench", out_help="output folder for bench.json (default runs/track/bench/<size>/), "
+                         "or the JSON file itself")
 
 
 def _component_shares(model, frames, steps: int) -> dict[str, float]:
@@ -464,17 +483,18 @@ def _component_shares(model, frames, steps: int) -> dict[str, float]:
 
 
 def bench(args: argparse.Namespace) -> int:
-    import torch
     import torch.nn.functional as F
 
     from streammem.models.memotr import build
     from streammem.resources import peak_rss_mb
 
-    torch.set_num_threads(args.threads)
+    run = start(args, task="track", verb="bench", stem=f"{args.config or 'weights'}_{args.size}")
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
         raise InputError("--size", f"expected WxH, got {args.size!r}") from None
+    if not (16 <= width <= 8192 and 16 <= height <= 8192):
+        raise InputError("--size", f"{width}x{height} is outside 16..8192 pixels a side")
     model = build(args.config).eval() if args.config else load_model(args.weights)
     clip = synthetic_clip(100, image_size=tuple(model.cfg.image_size))
     frames = F.interpolate(clip, size=(height, width), mode="bilinear", align_corners=False)
@@ -482,9 +502,9 @@ def bench(args: argparse.Namespace) -> int:
     latencies = []
     begin = time.perf_counter()
     for t in range(args.steps):
-        start = time.perf_counter()
+        t0 = time.perf_counter()
         _, state = model(frames[t % frames.shape[0]].unsqueeze(0), state)
-        latencies.append(time.perf_counter() - start)
+        latencies.append(time.perf_counter() - t0)
     total = time.perf_counter() - begin
     window = lambda end: latencies[max(end - 20, 0) : end]  # noqa: E731
     at_100 = 1e3 * sum(window(min(100, args.steps))) / len(window(min(100, args.steps)))
@@ -496,11 +516,9 @@ def bench(args: argparse.Namespace) -> int:
         "state_numel": sum(int(s.numel()) for s in state),
         "share_percent": _component_shares(model, frames, min(200, args.steps)),
     }
-    with atomic_output(args.out) as tmp:
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
     shares = ", ".join(f"{k} {v:.0f}%" for k, v in result["share_percent"].items())
     print(f"track bench {result['size']}, {args.threads} threads: {result['fps']:.1f} frames/s; latency "
           f"{at_100:.1f} ms at step 100, {at_end:.1f} ms at step {args.steps}; peak RSS "
           f"{result['peak_rss_mb']:.0f} MB; time: {shares}")
-    print(f"written to {args.out}")
-    return 0
+    run.write_json(run.outputs.main.name if run.outputs.main else "bench.json", result)
+    return run.finish()

@@ -55,8 +55,8 @@ def test_eval_writes_metric_keys(trained):
 
 def test_demo_headless_writes_png_and_json(trained, capsys):
     root, weights = trained
-    assert main(["demo", "tal", "--weights", str(weights), "--out-dir", str(root / "demo")]) == 0
-    png, actions = root / "demo" / "tal_demo_timeline.png", root / "demo" / "tal_demo_actions.json"
+    assert main(["demo", "tal", "--weights", str(weights), "--out", str(root / "demo")]) == 0
+    png, actions = root / "demo" / "timeline.png", root / "demo" / "actions.json"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     data = json.loads(actions.read_text())
     assert data["ground_truth"] and all(a["end"] <= a["emitted_at"] + 1e-6 for a in data["actions"])
@@ -118,10 +118,10 @@ def clip(tmp_path_factory):
 
 
 def test_demo_source_uses_trained_encoder_and_shows_ground_truth(clip, tmp_path, capsys):
-    assert main(["demo", "tal", "--source", str(clip), "--out-dir", str(tmp_path)]) == 0
+    assert main(["demo", "tal", "--source", str(clip), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "UNTRAINED" not in out
-    png, actions = tmp_path / "tal_demo_timeline.png", tmp_path / "tal_demo_actions.json"
+    png, actions = tmp_path / "timeline.png", tmp_path / "actions.json"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     data = json.loads(actions.read_text())
     assert data["weights"].endswith("matr_tiny_video.safetensors")
@@ -132,7 +132,7 @@ def test_demo_source_uses_trained_encoder_and_shows_ground_truth(clip, tmp_path,
 
 def test_demo_untrained_backbone_says_so(clip, tmp_path, capsys):
     assert main(["demo", "tal", "--source", str(clip), "--backbone", "mobilenet_v3_small", "--max-seconds", "5",
-                 "--out-dir", str(tmp_path)]) == 0
+                 "--out", str(tmp_path)]) == 0
     assert "UNTRAINED" in capsys.readouterr().out
 
 
@@ -144,16 +144,16 @@ def test_run_video_and_features_write_png_and_json(clip, tmp_path):
     from streammem.streams.sources import open_source
     from streammem.tasks.tal import ENCODER_WEIGHTS
 
-    assert main(["run", "tal", str(clip), "--out-dir", str(tmp_path / "video")]) == 0
-    video = json.loads((tmp_path / "video" / "tal_run_actions.json").read_text())
-    assert (tmp_path / "video" / "tal_run_timeline.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["run", "tal", str(clip), "--out", str(tmp_path / "video")]) == 0
+    video = json.loads((tmp_path / "video" / "actions.json").read_text())
+    assert (tmp_path / "video" / "timeline.png").read_bytes()[:4] == b"\x89PNG"
     assert video["video"] == "clip" and video["ground_truth"]
     # the same stream as a features .npy (what `train tal --stage encoder` writes) emits the same actions
     encoder, _ = load_frame_encoder(ENCODER_WEIGHTS)
     feats = video_features(encoder, open_source(str(clip)), 4.0)
     np.save(tmp_path / "clip.npy", feats)
-    assert main(["run", "tal", str(tmp_path / "clip.npy"), "--out-dir", str(tmp_path / "npy")]) == 0
-    npy = json.loads((tmp_path / "npy" / "tal_run_actions.json").read_text())
+    assert main(["run", "tal", str(tmp_path / "clip.npy"), "--out", str(tmp_path / "npy")]) == 0
+    npy = json.loads((tmp_path / "npy" / "actions.json").read_text())
     assert [(a["label"], a["emitted_at"]) for a in npy["actions"]] == [(a["label"], a["emitted_at"]) for a in video["actions"]]
 
 
@@ -161,11 +161,11 @@ def test_run_corrupt_video_is_one_line_error_without_outputs(tmp_path, capsys):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100)
     out_dir = tmp_path / "out"
-    assert main(["run", "tal", str(bad), "--out-dir", str(out_dir)]) == 2
+    assert main(["run", "tal", str(bad), "--out", str(out_dir)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "broken.mp4" in err
     assert not out_dir.exists() or not any(out_dir.iterdir())
-    assert main(["run", "tal", str(tmp_path / "missing.mp4"), "--out-dir", str(out_dir)]) == 2
+    assert main(["run", "tal", str(tmp_path / "missing.mp4"), "--out", str(out_dir)]) == 2
     assert "missing.mp4: no such file" in capsys.readouterr().err
 
 
