@@ -13,6 +13,7 @@ cd "$repo"
 need_apt=()
 command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
 command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
+command -v Xvfb >/dev/null || need_apt+=(xvfb)
 ldconfig -p 2>/dev/null | grep -q libportaudio.so.2 || need_apt+=(libportaudio2)
 ldconfig -p 2>/dev/null | grep -q libsndfile.so.1 || need_apt+=(libsndfile1)
 ldconfig -p 2>/dev/null | grep -q libGL.so.1 || need_apt+=(libgl1)

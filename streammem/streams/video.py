@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 import urllib.parse
@@ -41,6 +42,28 @@ def _display_name(source: int | str | os.PathLike) -> str:
             netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
             text = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
     return text
+
+
+def _import_decord() -> Any:
+    """``import decord`` with its native library kept out of the process-wide symbol scope.
+
+    decord loads ``libdecord.so`` with ``RTLD_GLOBAL``, which puts its bundled ``libxcb`` copy first in
+    every later symbol lookup. OpenCV's Qt window plugin, loaded at ``cv2.namedWindow``, then binds part of
+    its xcb calls to that copy while libX11 (bound at ``import cv2``) uses the system one: one connection
+    driven by two libxcb builds segfaults inside ``namedWindow``. decord needs no global symbols (it is
+    called only through its own ctypes handle), so it is imported with ``RTLD_LOCAL``.
+    """
+    import ctypes
+
+    if "decord" in sys.modules:
+        return sys.modules["decord"]
+    saved = ctypes.RTLD_GLOBAL
+    ctypes.RTLD_GLOBAL = ctypes.RTLD_LOCAL  # read by decord's loader at import time only
+    try:
+        import decord
+    finally:
+        ctypes.RTLD_GLOBAL = saved
+    return decord
 
 
 def _to_rgb(frame_bgr: np.ndarray, resize: Size | None) -> np.ndarray:
@@ -241,7 +264,7 @@ class VideoFileSource:
 
     def _open_decord(self) -> Any | None:
         try:
-            import decord
+            decord = _import_decord()
         except ImportError:
             return None
         size = {} if self.resize is None else {"width": int(self.resize[0]), "height": int(self.resize[1])}
