@@ -1,8 +1,10 @@
-"""Augmented-memory bank: the last M segment summaries, used as extra keys/values (AM-Transformer).
+"""Augmented memory: one layer's self-attention over [memory bank; window] that writes a segment summary.
 
-Legend: B batch (independent streams), M bank capacity (summaries kept), D model dim.
+Legend: B batch (independent streams), T window frames, M bank capacity (summaries kept), D model dim,
+H heads, E head dim (D / H).
 """
 
+import math
 from typing import Final
 
 import torch
@@ -13,42 +15,121 @@ from streammem.memory.queue import MemoryQueue, QueueState
 __all__ = ["MemoryBank"]
 
 
-class MemoryBank(nn.Module):
-    """Per-layer bank of segment summary vectors, keeping the last ``capacity`` (FIFO).
 
-    Augmented Memory Transformer (Wu et al. 2020; Ma et al., ICASSP 2021): after each segment a layer
-    appends one memory vector; the next segments attend to [memory; window]. Built on
-    :class:`MemoryQueue`, whose stamps count the segments each stream has written.
+class MemoryBank(nn.Module):
+    """Per-layer augmented memory of the last ``capacity`` segment summaries (Wu et al. 2020; Ma et al. 2021).
+
+    One call (``forward``) is one layer's self-attention for one window ``[left | center | right]``:
+
+    1. summary query s = mean of the (layer-normed) input over the window's center frames (zero if none);
+    2. queries = [window; s], keys/values = [bank; window], all through the same projections;
+    3. s may not attend to the bank (no "mem-on-mem"); empty slots and padded frames are masked;
+    4. optional weak-attention suppression (Shi et al. 2020): probabilities below mean - ``std_scale`` * std
+       of a row's unmasked probabilities are dropped before a second softmax;
+    5. the output at s (after the output projection, optionally tanh-squashed) is appended to the bank as the
+       newest memory vector, for rows that had center frames; the oldest falls out.
+
+    Window-window scores and values carry clipped relative positions (Shaw et al. 2018), so a window with
+    padded (masked) frames computes what the shorter window would. The bank state is a
+    :class:`QueueState` (items (B, M, D), valid (B, M), stamps (B, M) = segment index per stream), handled
+    by the same ``init/read/write/forget`` contract as the other memories. Unlike :class:`MemoryQueue`,
+    written summaries keep their gradient, so the memory is trained end to end across segments.
 
     Args:
-        capacity: M, summaries kept (``max_memory_size``; the SimulST papers use 3). 0 turns memory off.
-        dim: D, size of one summary.
+        capacity: M, summaries kept (``max_memory_size``; the SimulST papers use 3). 0 turns memory off and
+            leaves plain windowed self-attention with the same weights.
+        dim: D.
+        heads: H; D must be divisible by H.
+        weak_attention_std: suppression scale (0.5 in the papers); 0 turns suppression off.
+        tanh: squash new memory vectors with tanh (fairseq's default; off in the Shiftable Context setup).
+        max_relative_distance: relative positions are clipped to +- this many frames.
     """
 
     capacity: Final[int]
     dim: Final[int]
+    heads: Final[int]
+    head_dim: Final[int]
+    std_scale: Final[float]
+    tanh: Final[bool]
+    max_distance: Final[int]
+    neg_inf: Final[float] = -1e9  # finite, so a fully masked row cannot produce NaN
 
-    def __init__(self, capacity: int, dim: int) -> None:
+    def __init__(self, capacity: int, dim: int, heads: int = 1, weak_attention_std: float = 0.0, tanh: bool = False,
+                 max_relative_distance: int = 16) -> None:
         super().__init__()
+        if dim % heads:
+            raise ValueError(f"MemoryBank: dim {dim} is not divisible by {heads} heads")
         self.capacity = capacity
         self.dim = dim
+        self.heads = heads
+        self.head_dim = dim // heads
+        self.std_scale = weak_attention_std
+        self.tanh = tanh
+        self.max_distance = max_relative_distance
         self.queue = MemoryQueue(capacity, [dim])
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.rel_key = nn.Embedding(2 * max_relative_distance + 1, self.head_dim)
+        self.rel_value = nn.Embedding(2 * max_relative_distance + 1, self.head_dim)
 
-    def forward(self, state: QueueState) -> tuple[Tensor, Tensor]:
-        return self.read(state)
+    def forward(self, x: Tensor, valid: Tensor, center: Tensor, state: QueueState) -> tuple[Tensor, QueueState]:
+        """One window: x (B, T, D) layer-normed input, valid (B, T) bool real frames, center (B, T) bool.
+
+        Returns (attention output (B, T, D) before residual, the bank with this window's summary written).
+        """
+        B, T, _ = x.shape
+        memory, memory_valid = self.read(state)
+        M = memory.shape[1]
+        in_center = (center & valid).to(x.dtype).unsqueeze(-1)
+        count = in_center.sum(1)
+        summary = (x * in_center).sum(1) / count.clamp_min(1.0)
+        q, _, _ = self._project(torch.cat([x, summary.unsqueeze(1)], 1))
+        _, k, v = self._project(torch.cat([memory.to(x.dtype), x], 1))
+        rel = self._relative(T, x.device)
+        scores = torch.matmul(q, k.transpose(-1, -2))  # (B, H, T+1, M+T)
+        window_scores = scores[:, :, :T, M:] + torch.einsum("bhte,tse->bhts", q[:, :, :T], self.rel_key(rel))
+        scores = torch.cat([scores[:, :, :T, :M], window_scores], -1)
+        scores = torch.cat([scores, torch.matmul(q[:, :, T:], k.transpose(-1, -2))], 2) / math.sqrt(self.head_dim)
+        allowed = torch.cat([memory_valid, valid], 1).unsqueeze(1).expand(B, T + 1, M + T).clone()
+        allowed[:, T, :M] = False  # the summary query never reads the bank (no mem-on-mem)
+        allowed = allowed.unsqueeze(1)
+        if self.std_scale > 0:
+            allowed = allowed & ~self._weak(scores, allowed)
+        probs = torch.softmax(scores.masked_fill(~allowed, self.neg_inf), -1)
+        out = torch.matmul(probs, v)
+        window_out = out[:, :, :T] + torch.einsum("bhts,tse->bhte", probs[:, :, :T, M:], self.rel_value(rel))
+        out = torch.cat([window_out, out[:, :, T:]], 2).transpose(1, 2).reshape(B, T + 1, self.dim)
+        out = self.out(out)
+        new_memory = torch.tanh(out[:, T]) if self.tanh else out[:, T]
+        return out[:, :T], self.write(state, new_memory, count.squeeze(-1) > 0)
+
+    def _project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(B, N, D) -> q, k, v each (B, H, N, E)."""
+        B, N, _ = x.shape
+        q, k, v = self.qkv(x).view(B, N, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        return q, k, v
+
+    def _relative(self, length: int, device: torch.device) -> Tensor:
+        """(T, T) indices of clipped relative positions j - i into the embedding tables."""
+        pos = torch.arange(length, device=device)
+        return (pos.unsqueeze(0) - pos.unsqueeze(1)).clamp(-self.max_distance, self.max_distance) + self.max_distance
+
+    def _weak(self, scores: Tensor, allowed: Tensor) -> Tensor:
+        """(B, H, Q, K) True where a probability is below mean - std_scale * std of its row (Shi et al. 2020)."""
+        probs = torch.softmax(scores.masked_fill(~allowed, self.neg_inf), -1)
+        n = allowed.sum(-1, keepdim=True).to(probs.dtype)
+        mean = 1.0 / n.clamp_min(1.0)
+        var = (((probs - mean) ** 2) * allowed.to(probs.dtype)).sum(-1, keepdim=True) / (n - 1.0).clamp_min(1.0)
+        return probs < mean - self.std_scale * var.sqrt()
 
     @torch.jit.export
     def init(self, batch_size: int, device: torch.device) -> QueueState:
-        """Empty banks: memory (B, M, D) zeros, valid (B, M) False."""
+        """Empty banks: memory (B, M, D) zeros, valid (B, M) False, stamps -1."""
         return self.queue.init(batch_size, device)
 
     @torch.jit.export
     def read(self, state: QueueState) -> tuple[Tensor, Tensor]:
-        """Return ``(memory (B, M, D), valid (B, M) bool)``, oldest first.
-
-        ``memory`` serves as both the keys and the values prepended to self-attention; mask out the
-        slots where ``valid`` is False (``key_padding_mask = ~valid``).
-        """
+        """Return ``(memory (B, M, D), valid (B, M) bool)``, oldest first."""
         return state.items, state.valid
 
     @torch.jit.export
@@ -59,9 +140,14 @@ class MemoryBank(nn.Module):
         if select is None:
             select = torch.ones(summary.shape[0], dtype=torch.bool, device=summary.device)
         segment = state.stamps[:, -1] + 1  # index of this segment in the stream: 0, 1, 2, ...
-        return self.queue.write(state, summary, select, segment)
+        pushed = self.queue.write(state, summary, select, segment)
+        # MemoryQueue stores items detached; the bank keeps the gradient so memory is trained end to end.
+        items = torch.cat([state.items[:, 1:], summary.unsqueeze(1).to(state.items.dtype)], 1)
+        items = torch.where(select.view(-1, 1, 1), items, state.items)
+        return QueueState(items, pushed.valid, pushed.stamps)
 
     @torch.jit.export
     def forget(self, state: QueueState, reset: Tensor) -> QueueState:
-        """Empty the rows where ``reset`` (B,) is True (a new utterance starts)."""
+        """Empty the rows where ``reset`` (B,) is True (a new stream starts)."""
         return self.queue.forget(state, reset)
+
