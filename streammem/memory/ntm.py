@@ -94,13 +94,13 @@ class NTMMemory(nn.Module):
     Conformer-NTM (Carvalho & Abad, Interspeech 2023) drives the heads with one Linear layer on
     [x_t; r_{t-1}] (no LSTM controller). Addressing ``"content"`` is what the paper's results used;
     ``"full"`` is the Graves et al. 2014 chain (content -> gate -> circular shift -> sharpening).
-    Stability (Collier & Beel 2018): memory starts at a constant 1e-6, head outputs are clipped to
-    +-20, eps in cosine and sharpening.
+    Stability (Collier & Beel 2018): head outputs are clipped to +-20, eps in cosine and sharpening.
 
-    With content-only addressing a constant initial memory is a fixed point of symmetry: every row has the
-    same cosine to any key, so every read and write is spread evenly and the rows stay identical (the
-    memory acts as one leaky summary vector, and the read head gets no gradient). ``memory_init="random"``
-    starts from a fixed pseudo-random matrix, uniform in +-1/sqrt(N+M) as pytorch-ntm does, which breaks it.
+    The initial memory is a fixed pseudo-random matrix, uniform in +-1/sqrt(N+M) as in pytorch-ntm (from which
+    Conformer-NTM's heads derive). Collier & Beel's constant 1e-6 (``memory_init="constant"``) is kept as an
+    option, but with content-only addressing it is a fixed point of symmetry: every row has the same cosine
+    to any key, so every read and write is spread evenly and the rows stay identical (the memory acts as one
+    leaky summary vector, and the read head gets no gradient).
 
     Args:
         input_dim: D, controller input size.
@@ -109,7 +109,7 @@ class NTMMemory(nn.Module):
         num_read_heads: R.
         num_write_heads: W.
         addressing: ``"content"`` or ``"full"``.
-        memory_init: ``"constant"`` (1e-6 everywhere) or ``"random"`` (fixed, seed 0, not trained).
+        memory_init: ``"random"`` (fixed, seed 0, not trained) or ``"constant"`` (1e-6 everywhere).
     """
 
     input_dim: Final[int]
@@ -132,7 +132,7 @@ class NTMMemory(nn.Module):
         num_read_heads: int = 1,
         num_write_heads: int = 1,
         addressing: str = "content",
-        memory_init: str = "constant",
+        memory_init: str = "random",
     ) -> None:
         super().__init__()
         if addressing not in ("content", "full"):

@@ -140,7 +140,11 @@ def test_step_matches_graves_equations(addressing):
 
 def test_init_follows_stability_recipe():
     state = NTMMemory(5, num_slots=8, slot_dim=4, num_read_heads=2).init(3, CPU)
-    assert torch.equal(state.memory, torch.full((3, 8, 4), 1e-6))
+    # pytorch-ntm's fixed memory: uniform in +-1/sqrt(N+M), the same for every stream, rows distinct
+    assert state.memory.abs().max() <= 1 / (8 + 4) ** 0.5 and torch.equal(state.memory[0], state.memory[2])
+    assert len({tuple(row.tolist()) for row in state.memory[0]}) == 8
+    constant = NTMMemory(5, num_slots=8, slot_dim=4, memory_init="constant").init(3, CPU)
+    assert torch.equal(constant.memory, torch.full((3, 8, 4), 1e-6))
     assert state.reads.eq(0).all() and state.reads.shape == (3, 2, 4)
     assert state.read_weights[..., 0].eq(1).all() and state.read_weights.sum().item() == 6
     assert state.write_weights.shape == (3, 1, 8) and state.write_weights[..., 0].eq(1).all()

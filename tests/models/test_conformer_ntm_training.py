@@ -13,6 +13,8 @@ from streammem.models.conformer_ntm.training import (
     _items,
     _param_groups,
     _stream_batches,
+    _stream_order,
+    spec_augment,
     train,
 )
 
@@ -121,14 +123,42 @@ def test_memory_learning_rate_scale_covers_exactly_the_ntm_path():
 
 
 def test_stream_batches_give_each_row_its_own_items_and_staggered_resets():
-    plan = list(_stream_batches(count=24, rows=3, stream_items=4, step=0))
-    assert [batch for batch, _ in plan] == [[3 * k, 3 * k + 1, 3 * k + 2] for k in range(8)]
+    order = list(range(100, 124))
+    plan = list(_stream_batches(order, rows=3, stream_items=4, step=0))
+    assert [batch for batch, _ in plan] == [[100 + k, 108 + k, 116 + k] for k in range(8)]  # contiguous pieces
     fresh = torch.stack([f for _, f in plan])  # (steps, rows)
     assert fresh[:, 0].nonzero().flatten().tolist() == [0, 4]  # row 0 renews its memory every 4 items
     assert fresh[:, 1].nonzero().flatten().tolist() == [3, 7]  # staggered by 4 // 3 = 1 item
     assert fresh.sum(1).max() == 1  # never all rows at once
-    later = next(iter(_stream_batches(count=24, rows=3, stream_items=4, step=1)))[1]
+    later = next(iter(_stream_batches(order, rows=3, stream_items=4, step=1)))[1]
     assert later.tolist() == fresh[1].tolist()  # the step count, not the epoch, sets the ages
+
+
+def test_stream_order_shuffles_recordings_each_epoch_and_keeps_each_in_order():
+    recordings = [c for c, n in (("a", 5), ("b", 3), ("c", 4), ("d", 6)) for _ in range(n)]
+    items = _items(len(recordings), 1.0, random.Random(0), join_max=3, chapters=recordings)
+    rng = random.Random(1)
+    epochs = [_stream_order(items, recordings, rng) for _ in range(4)]
+    for order in epochs:
+        assert sorted(order) == list(range(len(items)))  # every item once
+        runs = [recordings[items[k][0]] for k in order]
+        assert sum(a != b for a, b in zip(runs, runs[1:], strict=False)) == 3  # each recording one contiguous stretch ...
+        for name in "abcd":
+            mine = [k for k in order if recordings[items[k][0]] == name]
+            assert mine == sorted(mine)  # ... read in corpus order
+        assert all(len({recordings[j] for j in items[k]}) == 1 for k in order)  # joins stay in one chapter
+    assert len({tuple(order) for order in epochs}) > 1  # rows do not read the same items every epoch
+    rows = [[batch[0] for batch, _ in _stream_batches(order, 2, 4, 0)] for order in epochs]
+    assert len({tuple(r) for r in rows}) > 1
+
+
+def test_spec_augment_masks_each_utterance_independently():
+    torch.manual_seed(0)
+    masked = spec_augment(10)(torch.ones(2, 400, 40)) == 0  # (B, T, F)
+    freq = [masked[b].all(0) for b in range(2)]  # frequency bins masked over the whole utterance
+    time = [masked[b].all(1) for b in range(2)]  # frames masked in every bin
+    assert freq[0].any() and freq[1].any() and time[0].any() and time[1].any()
+    assert not torch.equal(freq[0], freq[1]) and not torch.equal(time[0], time[1])
 
 
 def test_streamed_training_carries_the_memory_from_one_item_to_the_next(tmp_path, monkeypatch):

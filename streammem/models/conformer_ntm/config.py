@@ -37,7 +37,7 @@ class ConformerNTMConfig:
     memory_slots: int = 256
     memory_dim: int = 10
     memory_addressing: str = "content"
-    memory_init: str = "constant"  # "random" breaks content addressing's row symmetry (see NTMMemory)
+    memory_init: str = "random"  # "constant" (1e-6) keeps every row identical: content reads stay uniform (see NTMMemory)
     decoder_layers: int = 6
     decoder_ffn_dim: int = 2048
     ctc_weight: float = 0.3

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,14 +106,42 @@ def _batches(lengths: list[int], batch_frames: int, rng: random.Random) -> list[
     return batches
 
 
-def _stream_batches(count: int, rows: int, stream_items: int, step: int) -> Iterator[tuple[list[int], Tensor]]:
-    """Batches for memory-carrying training: row r reads items r, r + rows, r + 2 rows ... of the epoch (a
-    random order already) as one long stream whose NTM state carries over; each row starts a fresh memory
-    every ``stream_items`` items, rows staggered so the batch always mixes young and old memories.
-    Yields (item indices, (rows,) bool: row starts a fresh memory)."""
-    for k in range(count // rows):
+def _stream_order(items: list[tuple[int, ...]], recordings: list[str], rng: random.Random) -> list[int]:
+    """One epoch's item order for memory-carrying training: the recordings (chapters) in a new random order
+    every epoch, each recording's items in corpus order, so a stream reads stretches of one recording as in
+    long-form audio, and no row sees the same items every epoch. ``recordings``: each utterance's chapter."""
+    by_recording: dict[str, list[int]] = {}
+    for k, item in enumerate(items):
+        by_recording.setdefault(recordings[item[0]], []).append(k)
+    names = list(by_recording)
+    rng.shuffle(names)
+    return [k for name in names for k in by_recording[name]]
+
+
+def _stream_batches(order: list[int], rows: int, stream_items: int, step: int) -> Iterator[tuple[list[int], Tensor]]:
+    """Batches for memory-carrying training: ``order`` (see :func:`_stream_order`) is cut into ``rows``
+    contiguous pieces and row r reads piece r in order as one long stream whose NTM state carries over; each
+    row starts a fresh memory every ``stream_items`` items, rows staggered so the batch always mixes young and
+    old memories. Yields (item indices, (rows,) bool: row starts a fresh memory)."""
+    length = len(order) // rows
+    for k in range(length):
         age = [(step + k + r * stream_items // rows) % stream_items for r in range(rows)]
-        yield [k * rows + r for r in range(rows)], torch.tensor([a == 0 for a in age])
+        yield [order[r * length + k] for r in range(rows)], torch.tensor([a == 0 for a in age])
+
+
+def spec_augment(freq_mask: int) -> Callable[[Tensor], Tensor]:
+    """SpecAugment on (B, T, F) features: 2 frequency masks of width <= ``freq_mask`` and 2 time masks of at
+    most 40 frames and 5 % of the length, drawn independently for every utterance (ESPnet's per-utterance masks)."""
+    import torchaudio
+
+    freq = torchaudio.transforms.FrequencyMasking(freq_mask, iid_masks=True)
+    time = torchaudio.transforms.TimeMasking(40, iid_masks=True, p=0.05)
+
+    def augment(feats: Tensor) -> Tensor:
+        spec = feats.transpose(1, 2).unsqueeze(1)  # (B, 1, F, T): iid masks need a channel dim
+        return time(time(freq(freq(spec)))).squeeze(1).transpose(1, 2)
+
+    return augment
 
 
 def _reset_rows(memory: NTMState, fresh_memory: NTMState, fresh: Tensor) -> NTMState:
@@ -142,7 +170,6 @@ def train(
     ``checkpoint(model, step)`` is called every ``checkpoint_every`` steps and at the end.
     Returns the final running losses.
     """
-    import torchaudio
     from tqdm import tqdm
 
     torch.manual_seed(options.seed)
@@ -155,8 +182,7 @@ def train(
     del stacked
     normed = [(f - model.frontend.mean) * model.frontend.istd for f in data.feats]
     lengths = [f.shape[0] for f in normed]
-    freq_mask = torchaudio.transforms.FrequencyMasking(options.freq_mask)
-    time_mask = torchaudio.transforms.TimeMasking(40, p=0.05)
+    augment = spec_augment(options.freq_mask)
     opt = torch.optim.Adam(_param_groups(model, options.lr, options.memory_lr_scale), lr=options.lr, betas=(0.9, 0.98),
                            weight_decay=options.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -172,13 +198,15 @@ def train(
 
         raise InputError(train_dir, f"{len(normed)} utterances, fewer than the {options.stream_rows} stream rows")
     memory = model.initial_memory(options.stream_rows) if options.stream_items > 0 else None
-    chapters = [i.rsplit("-", 1)[0] for i in data.ids] if options.join_consecutive else None
+    recordings = [i.rsplit("-", 1)[0] for i in data.ids]  # speaker-chapter of each utterance
+    chapters = recordings if options.join_consecutive else None
     while step < options.max_steps and time.monotonic() < deadline:
         items = _items(len(normed), options.join_fraction, rng, options.join_max, chapters)
         item_lengths = [sum(lengths[i] for i in item) for item in items]
         item_tokens = [[t for k, i in enumerate(item) for t in (separator if k else []) + data.tokens[i]] for item in items]
         if options.stream_items > 0:
-            plan = _stream_batches(len(items), options.stream_rows, options.stream_items, step)
+            order = _stream_order(items, recordings, rng)
+            plan = _stream_batches(order, options.stream_rows, options.stream_items, step)
         else:
             plan = ((batch, None) for batch in _batches(item_lengths, options.batch_frames, rng))
         for batch, fresh in plan:
@@ -188,9 +216,7 @@ def train(
             feats = torch.zeros(len(batch), longest, normed[0].shape[1])
             for row, i in enumerate(batch):
                 feats[row, : item_lengths[i]] = torch.cat([normed[u] for u in items[i]])
-            spec = feats.transpose(1, 2)  # SpecAugment works on (B, F, T)
-            spec = time_mask(time_mask(freq_mask(freq_mask(spec))))
-            feats = spec.transpose(1, 2)
+            feats = augment(feats)
             feat_lengths = torch.tensor([item_lengths[i] for i in batch])
             streaming = rng.random() < options.streaming_fraction
             if memory is not None and fresh is not None:
