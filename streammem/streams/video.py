@@ -78,9 +78,11 @@ class OpenCVSource:
 
     Live sources (camera, URL) capture in a reader thread into a ``DropOldestQueue`` of ``queue_size``
     frames: if the consumer is slower, the oldest frames are dropped and counted in ``dropped``. Timestamps
-    are seconds since capture started. A live source that stops delivering frames is reopened up to
-    ``max_retries`` times, waiting ``retry_backoff * 2**k`` s before attempt ``k``; after that the stream
-    ends cleanly with the frames it had, and a warning is logged. Files are read in the caller's thread,
+    are seconds since capture started. A live source that stops delivering frames is reopened, waiting
+    ``retry_backoff * 2**k`` s before attempt ``k``, at most ``max_retries`` times over the whole stream
+    (frames arriving in between do not refill the budget, so a stream that keeps stalling ends); it then
+    ends cleanly with the frames it had, and a warning gives the frames, attempts and drops. A reopened
+    finite stream (a file behind a URL) resumes after the last delivered frame instead of replaying it. Files are read in the caller's thread,
     never drop frames, and are timestamped ``index / fps``.
 
     ``capture_factory`` builds the capture object (``cv2.VideoCapture`` by default); tests inject fakes.
@@ -110,6 +112,8 @@ class OpenCVSource:
         self.retry_backoff = retry_backoff
         self._capture_factory = capture_factory
         self._queue: DropOldestQueue | None = None
+        self.reconnects = 0  # reconnection attempts used so far (the budget is max_retries in all)
+        self.replayed_skipped = 0  # frames read again after a reconnect and discarded
         self._capture = self._open()
         fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps: float | None = fps if fps > 0 else None
@@ -185,35 +189,41 @@ class OpenCVSource:
                 log.warning("%s: capture thread still blocked in a read; leaving it to finish", self.name)
 
     def _capture_loop(self, capture: Any, queue: DropOldestQueue, stop: threading.Event) -> None:
-        """Reader thread: read frames into ``queue``; reopen a failed source a bounded number of times."""
+        """Reader thread: read frames into ``queue``; reopen a failed source at most ``max_retries`` times
+        over the whole stream (the budget never refills, so a source that keeps stalling ends)."""
         start = time.monotonic()
-        frames = failures = 0
+        frames = 0
         try:
             while not stop.is_set():
                 ok, frame = capture.read() if capture is not None else (False, None)
                 if ok:
-                    failures = 0
                     frames += 1
                     queue.put((time.monotonic() - start, _to_rgb(frame, self.resize)))
                     continue
-                if failures >= self.max_retries:
-                    log.warning(
-                        "%s: no frames after %d reconnection attempts; stream ended after %d frames",
-                        self.name,
-                        self.max_retries,
-                        frames,
-                    )
-                    break
-                failures += 1
                 if capture is not None:
+                    length = capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0
                     capture.release()
-                log.info(
-                    "%s: disconnected; reconnection attempt %d of %d", self.name, failures, self.max_retries
-                )
-                if stop.wait(self.retry_backoff * 2 ** (failures - 1)):
                     capture = None
+                    if 0 < length <= frames:  # a finite stream that simply ended
+                        break
+                if self.reconnects >= self.max_retries:
+                    break
+                self.reconnects += 1
+                log.info(
+                    "%s: disconnected; reconnection attempt %d of %d", self.name, self.reconnects, self.max_retries
+                )
+                if stop.wait(self.retry_backoff * 2 ** (self.reconnects - 1)):
                     break
                 capture = self._try_open()
+                if capture is not None and not self._resume_at(capture, frames):
+                    capture.release()
+                    capture = None
+            if not stop.is_set():
+                log.warning(
+                    "%s: stream ended after %d frames (%d of %d reconnection attempts used, %d frames dropped "
+                    "because the model fell behind)",
+                    self.name, frames, self.reconnects, self.max_retries, queue.dropped,
+                )  # fmt: skip
         except BaseException as error:  # noqa: BLE001 - handed to the consumer thread, which re-raises it
             queue.close(error)
         else:
@@ -221,6 +231,24 @@ class OpenCVSource:
         finally:
             if capture is not None:
                 capture.release()
+
+    def _resume_at(self, capture: Any, position: int) -> bool:
+        """After a reconnect, skip the frames already delivered when the source restarts from its beginning.
+
+        A finite stream (a file behind a URL: it reports a frame count) restarts at frame 0 when reopened;
+        feeding those frames again would replay the video and, if it stalls at the same place, loop forever.
+        It is seeked to ``position``, or read forward to it where seeking is not supported. Live streams
+        (no frame count) continue from the present. Returns False if the position cannot be reached.
+        """
+        if position == 0 or (capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) <= 0:
+            return True
+        capture.set(cv2.CAP_PROP_POS_FRAMES, position)
+        current = int(capture.get(cv2.CAP_PROP_POS_FRAMES) or 0)
+        for _ in range(max(0, position - current)):
+            if not capture.grab():
+                return False
+        self.replayed_skipped += max(0, position - current)
+        return True
 
     def close(self) -> None:
         """Release a capture that was opened but never iterated."""

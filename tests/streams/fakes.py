@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any
 
+import cv2
 import numpy as np
 
 
@@ -42,17 +45,62 @@ class FakeCapture:
         self.released = True
 
 
+class StallingFileCapture:
+    """A video file behind a URL that stalls: every open starts at frame 0 (as OpenCV does for a reopened
+    HTTP file), reports the file's frame count, and fails once it reaches ``stall_at``.
+
+    ``seekable=False`` ignores ``set(CAP_PROP_POS_FRAMES)`` like a server without range requests.
+    """
+
+    def __init__(self, frames: list[np.ndarray], stall_at: int, seekable: bool = True):
+        self.frames, self.stall_at, self.seekable = frames, stall_at, seekable
+        self.position = 0
+        self.released = False
+
+    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+        return True
+
+    def grab(self) -> bool:
+        if self.position >= min(self.stall_at, len(self.frames)):
+            return False
+        self.position += 1
+        return True
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        if not self.grab():
+            return False, None
+        return True, self.frames[self.position - 1]
+
+    def get(self, prop: int) -> float:
+        if prop == cv2.CAP_PROP_FRAME_COUNT:
+            return float(len(self.frames))
+        if prop == cv2.CAP_PROP_POS_FRAMES:
+            return float(self.position)
+        return 0.0
+
+    def set(self, prop: int, value: float) -> bool:
+        if prop == cv2.CAP_PROP_POS_FRAMES and self.seekable:
+            self.position = int(value)
+            return True
+        return False
+
+    def release(self) -> None:
+        self.released = True
+
+
 class FakeCaptureFactory:
-    """Returns the given captures in order, then captures that fail to open; records every call."""
+    """Returns the given captures in order, then ``then()`` (default: captures that fail to open); records
+    every call."""
 
-    def __init__(self, *captures: FakeCapture):
+    def __init__(self, *captures: FakeCapture, then: Callable[[], Any] | None = None):
         self.captures = list(captures)
+        self.then = then or (lambda: FakeCapture([], opened=False))
         self.calls = 0
-        self.made: list[FakeCapture] = []
+        self.made: list[Any] = []
 
-    def __call__(self, source: int | str) -> FakeCapture:
+    def __call__(self, source: int | str) -> Any:
         self.calls += 1
-        capture = self.captures.pop(0) if self.captures else FakeCapture([], opened=False)
+        capture = self.captures.pop(0) if self.captures else self.then()
         self.made.append(capture)
         return capture
 

@@ -1,3 +1,4 @@
+import itertools
 import logging
 
 import cv2
@@ -9,7 +10,7 @@ from streammem.errors import InputError
 from streammem.streams.video import OpenCVSource, VideoFileSource
 
 from .conftest import FPS
-from .fakes import FakeCapture, FakeCaptureFactory, numbered_frames
+from .fakes import FakeCapture, FakeCaptureFactory, StallingFileCapture, numbered_frames
 
 
 def _opencv_sequential(path) -> list[np.ndarray]:
@@ -128,10 +129,30 @@ def test_camera_disconnect_is_retried_then_the_stream_ends_cleanly(caplog):
     assert [int(frame[0, 0, 0]) for _, frame in items] == list(range(8))
     timestamps = [t for t, _ in items]
     assert timestamps == sorted(timestamps)
-    assert factory.calls == 1 + 1 + 2  # open, a successful reconnect, then 2 failed attempts
+    assert factory.calls == 1 + 1 + 1  # open, a successful reconnect, then the budget's last attempt
     assert all(capture.released for capture in factory.made)
-    assert "stream ended after 8 frames" in caplog.text
-    assert source.dropped == 0
+    assert "stream ended after 8 frames (2 of 2 reconnection attempts used, 0 frames dropped" in caplog.text
+    assert source.dropped == 0 and source.reconnects == 2
+
+
+@pytest.mark.parametrize("seekable", [True, False])
+def test_a_url_that_keeps_stalling_ends_without_replaying_its_opening_frames(caplog, seekable):
+    frames = numbered_frames(20)
+    factory = FakeCaptureFactory(then=lambda: StallingFileCapture(frames, stall_at=6, seekable=seekable))
+    source = OpenCVSource("http://host/clip.mp4", queue_size=100, max_retries=3, retry_backoff=0.001,
+                          capture_factory=factory)  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="streammem.streams.video"):
+        items = list(itertools.islice(source, 500))  # before: frames 0-5 again after every reconnect, forever
+    assert [int(frame[0, 0, 0]) for _, frame in items] == list(range(6))
+    assert factory.calls == 1 + 3 and source.reconnects == 3
+    assert "stream ended after 6 frames (3 of 3 reconnection attempts used, 0 frames dropped" in caplog.text
+
+
+def test_a_url_file_that_ends_normally_is_not_reconnected():
+    factory = FakeCaptureFactory(then=lambda: StallingFileCapture(numbered_frames(4), stall_at=4))
+    source = OpenCVSource("http://host/clip.mp4", queue_size=100, max_retries=3, retry_backoff=0.001,
+                          capture_factory=factory)  # fmt: skip
+    assert len(list(source)) == 4 and factory.calls == 1 and source.reconnects == 0
 
 
 def test_live_frames_are_converted_from_bgr_to_rgb():
