@@ -8,6 +8,7 @@ from streammem.memory.gated import GatedMemory, GatedState
 from streammem.memory.items import MemoryItems, addressing_entropy
 from streammem.memory.knn import KNNMemory, KNNState
 from streammem.memory.long_term import LongTermMemory, LongTermState
+from streammem.memory.memory_attention import MemoryAugmentedAttention
 from streammem.memory.ntm import NTMMemory, NTMState, content_addressing, erase_and_add, shift_and_sharpen
 from streammem.memory.queue import MemoryQueue, QueueState
 
@@ -18,6 +19,7 @@ __all__ = [
     "KNNState",
     "LongTermMemory",
     "LongTermState",
+    "MemoryAugmentedAttention",
     "MemoryBank",
     "MemoryItems",
     "MemoryQueue",
