@@ -135,7 +135,10 @@ def _autograd_for(verb: str) -> contextlib.AbstractContextManager:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, or a usage error argparse already printed in one line
+        return int(done.code or 0)
     try:
         with _autograd_for(args.verb):
             return int(args.func(args) or 0)

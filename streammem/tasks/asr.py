@@ -9,10 +9,22 @@ Heavy imports stay inside the functions so ``streammem --help`` stays fast.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from streammem.tasks import training_command
+from streammem.tasks.common import (
+    add_common_arguments,
+    add_export_options,
+    config_errors,
+    int_at_least,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    resolve_weights,
+    start,
+    start_export,
+    train_config,
+)
 
 __all__ = [
     "add_train_arguments", "train",
@@ -29,30 +41,15 @@ DEFAULT_DATA = Path("runs/synth_speech")
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "samples" / "asr_long.flac"
 
 
-def _weights(config: str = "tiny") -> Path:
-    from streammem.models import weights_path
-
-    return weights_path(MODEL, config)
-
-
-def _set_threads(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-
-
 def _load_model(weights: str | Path | None, streaming_ok: bool = True, int8: bool = False):
     """The shipped (or given) checkpoint, built from the config stored beside it, in eval mode.
 
     ``int8``: Linear weights of the streaming path dynamically quantized (``conformer_ntm.quantize``).
     """
     from streammem.checkpoints import load_metadata, load_weights, stored_config_errors
-    from streammem.errors import InputError
     from streammem.models import build_model
 
-    path = Path(weights) if weights else _weights()
-    if not path.exists():
-        raise InputError(path, "weights not found (train them with `streammem train asr`)")
+    path = resolve_weights(weights, MODEL)
     meta = load_metadata(path)
     with stored_config_errors(path):
         model = build_model(MODEL, meta["config"])
@@ -74,31 +71,36 @@ def _add_int8_argument(parser: argparse.ArgumentParser) -> None:
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help="LibriSpeech-layout corpus root with a train/ split (generated when missing)")
-    parser.add_argument("--config", default="tiny", choices=("tiny", "paper"))
-    parser.add_argument("--no-memory", action="store_true", help="ablation: the same conformer without the NTM")
-    parser.add_argument("--addressing", default="content", choices=("content", "full"))
-    parser.add_argument("--memory-init", default="constant", choices=("constant", "random"),
-                        help="NTM initial memory; 'random' breaks content addressing's row symmetry")
-    parser.add_argument("--tokens", default="char", choices=("char", "bpe"),
+    parser.add_argument("--no-memory", action="store_true", help="ablation: the same conformer without the NTM "
+                        "(= --set use_memory=false)")
+    parser.add_argument("--addressing", default=None, choices=("content", "full"),
+                        help="NTM addressing (= --set memory_addressing=...)")
+    parser.add_argument("--memory-init", default=None, choices=("constant", "random"),
+                        help="NTM initial memory (= --set memory_init=...)")
+    parser.add_argument("--tokens", default=None, choices=("char", "bpe"),
                         help="output units: characters, or SentencePiece BPE fitted on the training transcripts")
-    parser.add_argument("--bpe-pieces", type=int, default=256, help="BPE vocabulary size with --tokens bpe (paper: 5000)")
-    parser.add_argument("--minutes", type=float, default=12.0, help="wall-clock training budget")
-    parser.add_argument("--max-steps", type=int, default=100000)
-    parser.add_argument("--batch-frames", type=int, default=5000, help="padded 10 ms feature frames per batch")
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--freq-mask", type=int, default=27, help="SpecAugment frequency-mask width (2 masks)")
+    parser.add_argument("--bpe-pieces", type=positive_int, default=256, help="BPE vocabulary size with --tokens bpe "
+                        "(paper: 5000)")
+    parser.add_argument("--minutes", type=positive_float, default=12.0, help="wall-clock training budget")
+    parser.add_argument("--max-steps", type=positive_int, default=100000)
+    parser.add_argument("--batch-frames", type=positive_int, default=5000, help="padded 10 ms feature frames per batch")
+    parser.add_argument("--lr", type=positive_float, default=2e-3)
+    parser.add_argument("--freq-mask", type=non_negative_int, default=27, help="SpecAugment frequency-mask width "
+                        "(2 masks)")
     parser.add_argument("--join-fraction", type=float, default=0.0,
                         help="share of training items made of two utterances joined (teaches sentence starts "
                              "mid-stream, as in long-form audio)")
-    parser.add_argument("--join-max", type=int, default=2, help="a joined training item holds 2 .. N utterances")
+    parser.add_argument("--join-max", type=int_at_least(2), default=2, help="a joined training item holds 2 .. N "
+                        "utterances")
     parser.add_argument("--join-consecutive", action="store_true",
                         help="join the utterances that follow in the same chapter instead of random ones "
                              "(chapter-level context, e.g. the spelling-convention corpus)")
-    parser.add_argument("--stream-items", type=int, default=0,
+    parser.add_argument("--stream-items", type=non_negative_int, default=0,
                         help="> 0: train on long streams: each batch row's NTM state carries (detached) to its next "
                              "item, reset every N items, so the memory learns the contents minutes of audio leave")
-    parser.add_argument("--stream-rows", type=int, default=4, help="parallel streams per batch with --stream-items")
-    parser.add_argument("--memory-lr-scale", type=float, default=1.0,
+    parser.add_argument("--stream-rows", type=positive_int, default=4, help="parallel streams per batch with "
+                        "--stream-items")
+    parser.add_argument("--memory-lr-scale", type=positive_float, default=1.0,
                         help="learning-rate factor for the NTM and its output layer (e.g. 10 to learn a memory "
                              "inserted into a trained conformer faster)")
     parser.add_argument("--ctc-weight", type=float, default=None,
@@ -106,10 +108,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                              "CTC alone, and joint decoding then uses CTC alone)")
     parser.add_argument("--streaming-fraction", type=float, default=0.5,
                         help="share of batches trained with the streaming chunk mask (the rest full context)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None,
-                        help="weights path (default runs/asr/conformer_ntm_<config>[_nomem].safetensors)")
+    add_common_arguments(parser, "train", out_help="output folder (default runs/asr/train/conformer_ntm_<config>"
+                         "[_nomem]/), or the weights file itself (.safetensors)")
     parser.add_argument("--resume", type=Path, default=None,
                         help="continue from these weights (their stored config wins over --config/--no-memory)")
     parser.add_argument("--init-from", type=Path, default=None,
@@ -119,27 +119,34 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def train(args: argparse.Namespace) -> int:
     """Train on ``<data>/train`` with periodic checkpoints to ``--out``; writes the corpus first if missing."""
-    _set_threads(args.threads)
     from streammem.checkpoints import save_checkpoint
     from streammem.data.synthetic_speech import write_corpus
     from streammem.models import build_model
+    from streammem.models.conformer_ntm import CONFIGS
     from streammem.models.conformer_ntm.training import TrainOptions
     from streammem.models.conformer_ntm.training import train as run_training
 
+    name = f"{MODEL}_{Path(args.config).stem}{'_nomem' if args.no_memory else ''}"
+    run = start(args, task="asr", verb="train", stem=name, inputs=[args.data, args.resume, args.init_from],
+                main_suffixes=(".safetensors",))
+    out = run.outputs.main or run.path(f"{name}.safetensors")
     if not (args.data / "train").is_dir():
         print(f"{args.data}/train not found: writing the synthetic corpus there (seed {args.seed})")
         write_corpus(args.data, seed=args.seed)
     if args.resume:
         model = _load_model(args.resume).train()
     else:
-        model = build_model(MODEL, args.config, use_memory=not args.no_memory, memory_addressing=args.addressing,
-                            memory_init=args.memory_init, tokens=args.tokens,
-                            bpe_pieces=args.bpe_pieces if args.tokens == "bpe" else 0)
+        flags = {"use_memory": False if args.no_memory else None, "memory_addressing": args.addressing,
+                 "memory_init": args.memory_init, "tokens": args.tokens,
+                 "bpe_pieces": args.bpe_pieces if args.tokens == "bpe" else None,
+                 "ctc_weight": args.ctc_weight}
+        resolved = train_config(CONFIGS, args.config, args.set, **{k: v for k, v in flags.items() if v is not None})
+        with config_errors("train asr"):
+            model = build_model(MODEL, resolved)
     if args.init_from:
         _init_from(model, args.init_from)
     if args.ctc_weight is not None:
         model.config.ctc_weight = args.ctc_weight
-    out = args.out or Path("runs/asr") / f"{MODEL}_{args.config}{'_nomem' if args.no_memory else ''}.safetensors"
     command = training_command("asr")
     options = TrainOptions(minutes=args.minutes, max_steps=args.max_steps, batch_frames=args.batch_frames,
                            lr=args.lr, seed=args.seed, freq_mask=args.freq_mask,
@@ -153,8 +160,10 @@ def train(args: argparse.Namespace) -> int:
                         data_seed=args.seed, metrics={"steps": step})
 
     stats = run_training(model, args.data / "train", options, checkpoint)
-    print(f"trained {stats['steps']} steps, loss {stats['loss']:.2f}; weights: {out}")
-    return 0
+    print(f"trained {stats['steps']} steps, loss {stats['loss']:.2f}")
+    run.record(out)
+    run.record(out.with_suffix(".json"))
+    return run.finish()
 
 
 def _init_from(model, path: Path) -> None:
@@ -170,15 +179,19 @@ def _init_from(model, path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- decoding helpers
-def _stream_source(model, source, on_partial=None) -> tuple[str, list, dict]:
-    """Run the streaming step over an audio source; returns (text, words, stats)."""
+def _stream_source(model, source, on_partial=None, show_progress: bool = True) -> tuple[str, list, dict]:
+    """Run the streaming step over an audio source; returns (text, words, stats). A progress bar with ETA
+    (chunks of a file) goes to stderr unless partial transcripts are printed instead."""
     import time
 
     from streammem.models.conformer_ntm.decoding import StreamingTranscriber
+    from streammem.progress import progress
 
     transcriber = StreamingTranscriber(model)
     started, audio_seconds, shown = time.perf_counter(), 0.0, ""
-    for _, chunk in source:
+    chunks = progress(source, total=getattr(source, "total", None), desc="asr", unit="chunk",
+                      enabled=show_progress and on_partial is None)
+    for _, chunk in chunks:
         text = transcriber.push(chunk)
         audio_seconds += len(chunk) / 16000
         if on_partial is not None and text != shown:
@@ -192,61 +205,54 @@ def _stream_source(model, source, on_partial=None) -> tuple[str, list, dict]:
     return transcriber.text, words, stats
 
 
-def _write_transcript(path: Path, text: str, words: list, stats: dict, source: str) -> None:
-    """JSON with the transcript, word timestamps (s) and timing stats, written atomically."""
-    from streammem.errors import atomic_output
-
-    payload = {"source": source, "text": text,
-               "words": [{"word": w.text, "start": round(w.start, 2), "end": round(w.end, 2)} for w in words],
-               **stats}
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2) + "\n")
+def _transcript(text: str, words: list, stats: dict, source: str) -> dict:
+    """The transcript, word timestamps (s) and timing stats, as written to ``transcript.json``."""
+    return {"source": source, "text": text,
+            "words": [{"word": w.text, "start": round(w.start, 2), "end": round(w.end, 2)} for w in words], **stats}
 
 
 # ---------------------------------------------------------------------------------------------- transcribe / run
-def add_transcribe_arguments(parser: argparse.ArgumentParser) -> None:
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="audio file: wav, flac, ogg, mp3 ...; any rate, any channel count")
-    parser.add_argument("--weights", type=Path, default=None, help="default: the shipped tiny weights")
-    parser.add_argument("--out", type=Path, default=None, help="write transcript + word timestamps (JSON)")
-    parser.add_argument("--threads", type=int, default=2)
+    add_common_arguments(parser, "run", out_help="output folder for transcript.json (default runs/asr/run/<file>/), "
+                         "or the JSON file itself")
     _add_int8_argument(parser)
 
 
-def transcribe(args: argparse.Namespace) -> int:
-    """Stream a file through the model (resampled to 16 kHz mono) and print the transcript."""
-    _set_threads(args.threads)
+def run(args: argparse.Namespace) -> int:
+    """Stream a file through the model (resampled to 16 kHz mono), print the transcript, write it with word times."""
     from streammem.streams.sources import open_source
 
+    job = start(args, task="asr", verb="run", stem=str(args.file), inputs=[args.file])
     model = _load_model(args.weights, int8=args.int8)
     source = open_source(str(args.file), kind="audio", chunk_seconds=model.chunk_samples / 16000)
     text, words, stats = _stream_source(model, source)
     print(text)
-    if args.out:
-        _write_transcript(args.out, text, words, stats, str(args.file))
-    return 0
+    job.write_json(job.outputs.main.name if job.outputs.main else "transcript.json",
+                   _transcript(text, words, stats, str(args.file)))
+    return job.finish()
 
 
-add_run_arguments = add_transcribe_arguments
-run = transcribe
+add_transcribe_arguments = add_run_arguments
+transcribe = run
 
 
 # ---------------------------------------------------------------------------------------------- demo
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default=str(SAMPLE_AUDIO),
                         help="audio file, or 'mic' / 'mic:<device>' for a microphone (default: bundled recording)")
-    parser.add_argument("--seconds", type=float, default=None, help="stop a microphone after this long")
-    parser.add_argument("--weights", type=Path, default=None)
-    parser.add_argument("--out", type=Path, default=Path("outputs/asr_demo.json"),
-                        help="final transcript with word timestamps")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seconds", type=positive_float, default=None, help="stop a microphone after this long")
+    add_common_arguments(parser, "demo", out_help="output folder for transcript.json (default runs/asr/demo/<source>/), "
+                         "or the JSON file itself")
     _add_int8_argument(parser)
 
 
 def demo(args: argparse.Namespace) -> int:
     """Transcribe while streaming: partial transcripts as chunks arrive, then the final one with times."""
-    _set_threads(args.threads)
     from streammem.streams.sources import open_source
 
+    is_file = not str(args.source).startswith("mic")
+    job = start(args, task="asr", verb="demo", stem=str(args.source), inputs=[args.source] if is_file else [])
     model = _load_model(args.weights, int8=args.int8)
     options = {"chunk_seconds": model.chunk_samples / 16000}
     if str(args.source).startswith("mic"):
@@ -258,10 +264,10 @@ def demo(args: argparse.Namespace) -> int:
         print(f"[{at:7.2f} s] {tail}", flush=True)
 
     text, words, stats = _stream_source(model, source, partial)
-    _write_transcript(args.out, text, words, stats, str(args.source))
     print(f"\nfinal ({stats['audio_seconds']:.1f} s audio, RTF {stats['rtf']:.3f}): {text}")
-    print(f"transcript with word timestamps: {args.out}")
-    return 0
+    job.write_json(job.outputs.main.name if job.outputs.main else "transcript.json",
+                   _transcript(text, words, stats, str(args.source)))
+    return job.finish()
 
 
 # ---------------------------------------------------------------------------------------------- eval
@@ -274,11 +280,10 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         help="streaming: the chunked step loop (CTC greedy); full: full-context encoder")
     parser.add_argument("--decode", default="greedy", choices=("greedy", "joint"),
                         help="full mode only: CTC greedy, or joint CTC/attention (beam + attention scoring)")
-    parser.add_argument("--beam", type=int, default=10)
-    parser.add_argument("--limit", type=int, default=None, help="score only the first N short utterances")
-    parser.add_argument("--weights", type=Path, default=None)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=None, help="JSON results (WER, CER, per-bucket)")
+    parser.add_argument("--beam", type=positive_int, default=10)
+    parser.add_argument("--limit", type=positive_int, default=None, help="score only the first N short utterances")
+    add_common_arguments(parser, "eval", out_help="output folder for metrics.json (WER, CER, per bucket, hypotheses; "
+                         "default runs/asr/eval/<corpus>_<split>/), or the JSON file itself")
     _add_int8_argument(parser)
 
 
@@ -300,10 +305,10 @@ def evaluate(model, data: Path, split: str, long_split: str, buckets: dict[str, 
              decode: str = "greedy", beam: int = 10, limit: int | None = None) -> dict:
     """WER/CER on short utterances (top-level keys) and per length bucket (``buckets``)."""
     import numpy as np
-    from tqdm import tqdm
 
     from streammem.data.librispeech import load_audio, long_form_sets, read_split
     from streammem.evaluation.functional.speech import error_rates, error_rates_by_bucket
+    from streammem.progress import progress
 
     short = read_split(data / split)[:limit]
     items = [(u.id, "short", u.text, [u]) for u in short]
@@ -311,7 +316,7 @@ def evaluate(model, data: Path, split: str, long_split: str, buckets: dict[str, 
         items += [(lf.id, lf.bucket, lf.text, list(lf.utterances))
                   for lf in long_form_sets(read_split(data / long_split), buckets)]
     refs, hyps, bucket_of, seconds = {}, {}, {}, {}
-    for item_id, bucket, text, utts in tqdm(items, desc=f"eval asr ({mode})", unit="rec"):
+    for item_id, bucket, text, utts in progress(items, total=len(items), desc=f"eval asr ({mode})", unit="rec"):
         audio = np.concatenate([load_audio(u.path) for u in utts])
         refs[item_id], bucket_of[item_id] = text, bucket
         hyps[item_id] = _recognize(model, audio, mode, decode, beam)
@@ -328,10 +333,9 @@ def evaluate(model, data: Path, split: str, long_split: str, buckets: dict[str, 
 
 def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     """Score the model on held-out speech; prints a per-bucket table and writes JSON."""
-    from streammem.evaluation.score import write_result_json
-    _set_threads(args.threads)
     from streammem.errors import InputError
 
+    job = start(args, task="asr", verb="eval", stem=f"{args.data.resolve().name}_{args.split}", inputs=[args.data])
     buckets: dict[str, float] = {}
     for part in filter(None, args.buckets.split(",")):
         label, _, secs = part.partition("=")
@@ -339,51 +343,53 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
             buckets[label] = float(secs)
         except ValueError:
             raise InputError("--buckets", f"expected label=seconds, got {part!r}") from None
+        if not buckets[label] > 0:
+            raise InputError("--buckets", f"a bucket length must be positive seconds, got {part!r}")
     model = _load_model(args.weights, int8=args.int8)
     result = evaluate(model, args.data, args.split, args.long_split, buckets, args.mode, args.decode, args.beam,
                       args.limit)
-    result["weights"] = str(args.weights or _weights())
+    result["weights"] = str(resolve_weights(args.weights, MODEL))
     result["int8"] = args.int8
     print(f"{'bucket':>8} {'items':>6} {'minutes':>8} {'WER':>7} {'CER':>7}")
     for label, s in result["buckets"].items():
         print(f"{label:>8} {s['items']:>6} {s['audio_minutes']:>8.1f} {s['WER']:>7.2f} {s['CER']:>7.2f}")
-    if args.out:
-        write_result_json(args.out, result)
-    return 0
+    job.write_json(job.outputs.main.name if job.outputs.main else "metrics.json", result)
+    return job.finish()
 
 
 # ---------------------------------------------------------------------------------------------- export
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, required=True, help="TorchScript file (.pt)")
-    parser.add_argument("--weights", type=Path, default=None)
-    parser.add_argument("--check-chunks", type=int, default=8, help="eager-vs-scripted parity over this many chunks")
+    add_export_options(parser, threads=2)
+    parser.add_argument("--check-chunks", type=int_at_least(2), default=8, help="eager-vs-exported parity over this "
+                        "many chunks")
     _add_int8_argument(parser)
 
 
 def export(args: argparse.Namespace) -> int:
-    """Script the streaming step (``forward`` = ``step``, plus ``initial_state``) and check parity."""
+    """Export the streaming step (``forward`` = ``step``; TorchScript also carries ``initial_state`` and the output
+    vocabulary) and check it against eager over a stream of chunks."""
     import torch
 
-    from streammem.export import export_torchscript, stream_parity
+    from streammem.export import export_step
 
+    job, path = start_export(args, task="asr", model=MODEL)
     model = _load_model(args.weights, int8=args.int8)
-    path = export_torchscript(model, args.out)
-    scripted = torch.jit.load(str(path))
     gen = torch.Generator().manual_seed(0)
     chunks = [0.1 * torch.randn(1, model.chunk_samples, generator=gen) for _ in range(args.check_chunks)]
-    diff = stream_parity(model, scripted, chunks, model.initial_state(1))
-    print(f"exported {path} (chunk {model.chunk_samples} samples = {model.chunk_samples / 16000:.2f} s); "
-          f"max |eager - scripted| over {args.check_chunks} chunks: {diff:.2e}")
-    return 0
+    diff = export_step(args.format, model, chunks, model.initial_state(1), path)
+    print(f"chunk {model.chunk_samples} samples = {model.chunk_samples / 16000:.2f} s; max |eager - exported| over "
+          f"{args.check_chunks} chunks: {diff:.2e}")
+    job.record(path)
+    return job.finish()
 
 
 # ---------------------------------------------------------------------------------------------- bench
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--configs", default="tiny,paper")
-    parser.add_argument("--chunks", type=int, default=300,
+    parser.add_argument("--chunks", type=int_at_least(110), default=300,
                         help="stream length in 640 ms chunks (latency and RSS at chunk 100 vs the end; 2813 = 30 min)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=None, help="JSON results")
+    add_common_arguments(parser, "bench", out_help="output folder for bench.json (default runs/asr/bench/<configs>/), "
+                         "or the JSON file itself")
 
 
 def _timed(fn, repeats: int) -> float:
@@ -514,13 +520,10 @@ def benchmark(config: str, chunks: int) -> dict:
 
 def bench(args: argparse.Namespace) -> int:
     """Print and optionally write the speed table for each config."""
-    _set_threads(args.threads)
-    from streammem.errors import atomic_output
-
+    job = start(args, task="asr", verb="bench", stem=args.configs.replace(",", "_"))
     results = [benchmark(c.strip(), args.chunks) for c in args.configs.split(",") if c.strip()]
     for r in results:
-        print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}))
-    if args.out:
-        with atomic_output(args.out) as tmp:
-            tmp.write_text(json.dumps({"threads": args.threads, "results": results}, indent=2) + "\n")
-    return 0
+        print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
+    job.write_json(job.outputs.main.name if job.outputs.main else "bench.json",
+                   {"threads": args.threads, "results": results})
+    return job.finish()

@@ -187,7 +187,8 @@ class Outputs:
 
     ``folder`` is ``runs/<task>/<verb>/<stem>/`` or the user's ``--out``. When ``--out`` ends in one of the
     verb's ``main_suffixes`` (``.json``, ``.safetensors``, ``.pt`` ...), it names the main output file and the
-    other outputs go beside it. Every path handed out is checked against the command's inputs and the package.
+    other outputs go beside it. Every path handed out is checked against the command's inputs and the package;
+    the folder is checked writable at once but created only when the first output is written.
     """
 
     folder: Path
@@ -210,7 +211,7 @@ class Outputs:
         outputs = cls(folder=folder, main=main, inputs=resolved)
         outputs._check_folder()
         if main is not None:
-            outputs.path(main.name)
+            outputs._checked(main.name)
         return outputs
 
     def _check_folder(self) -> None:
@@ -221,18 +222,23 @@ class Outputs:
         if where.exists() and not where.is_dir():
             raise InputError(self.folder, "is a file, not a folder (give a folder, or a file name with the expected "
                              "suffix)")
-        if where in self.inputs:
-            raise InputError(self.folder, "is an input of this command; choose another --out")
-        try:
-            where.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise InputError(self.folder, f"cannot create the output folder ({err.strerror or err})") from None
-        if not os.access(where, os.W_OK | os.X_OK):
-            raise InputError(self.folder, "output folder is not writable")
+        existing = next(p for p in (where, *where.parents) if p.exists())
+        if not existing.is_dir():
+            raise InputError(existing, "is a file, so the output folder cannot be created there")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise InputError(self.folder if existing == where else existing, "is not writable")
 
     def path(self, name: str) -> Path:
         """``folder/name`` (or the main file when ``name`` is its name), refused if it would overwrite an input
-        or a file inside the package."""
+        or a file inside the package; its folder is created."""
+        target = self._checked(name)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise InputError(target.parent, f"cannot create the output folder ({err.strerror or err})") from None
+        return target
+
+    def _checked(self, name: str) -> Path:
         target = self.main if self.main is not None and name == self.main.name else self.folder / name
         where = target.resolve()
         if where in self.inputs:

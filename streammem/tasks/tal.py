@@ -111,10 +111,10 @@ def train(args: argparse.Namespace) -> int:
     from streammem.models.matr.baseline import FrameClassifier
     from streammem.models.matr.training import TrainSettings, selection_split, train_model
 
-    root = _ensure_data(args.data or DEFAULT_DATA)
     name = VARIANTS[args.variant]
-    run = start(args, task="tal", verb="train", stem=f"{name}_{Path(args.config).stem}", inputs=[root, args.resume],
-                main_suffixes=(".safetensors",))
+    run = start(args, task="tal", verb="train", stem=f"{name}_{Path(args.config).stem}",
+                inputs=[args.data, args.resume], main_suffixes=(".safetensors",))
+    root = _ensure_data(args.data or DEFAULT_DATA)
     out = run.outputs.main or run.path(f"{name}_{Path(args.config).stem}.safetensors")
     full = load_tal_split(root, args.subset)
     fit_names, held_names = selection_split([v.name for v in full.videos])
@@ -176,9 +176,9 @@ def _train_encoder(args: argparse.Namespace) -> int:
     from streammem.models.matr.frontend import ENCODER_MODEL, FrameEncoder, load_frame_encoder
     from streammem.models.matr.training import selection_split
 
+    run = start(args, task="tal", verb="train", stem=f"frame_encoder_{Path(args.config).stem}",
+                inputs=[args.data, args.encoder], main_suffixes=(".safetensors",))
     root = _ensure_data(args.data or DEFAULT_VIDEO_DATA)
-    run = start(args, task="tal", verb="train", stem=f"frame_encoder_{Path(args.config).stem}", inputs=[root, args.encoder],
-                main_suffixes=(".safetensors",))
     annotation_path = find_annotations(root)
     data = read_thumos_json(annotation_path, args.subset)  # checks the file; names every video of any subset
     meta = json.loads(annotation_path.read_text()).get("meta") or {}
@@ -289,8 +289,8 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     from streammem.models.matr.training import class_agnostic, long_short_breakdown, predict
     from streammem.progress import progress
 
+    run = start(args, task="tal", verb="eval", stem=f"{args.data.resolve().name}_{args.subset}", inputs=[args.data])
     data = _ensure_data(args.data)
-    run = start(args, task="tal", verb="eval", stem=f"{data.resolve().name}_{args.subset}", inputs=[data])
     model, meta = load_model(args.weights)
     weights = resolve_weights(args.weights, "matr")
     classes = _classes(meta, weights)

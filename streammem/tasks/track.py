@@ -190,8 +190,9 @@ def ensure_synthetic_test(root: Path = DEFAULT_DATA, split: str = "val") -> Path
 
 
 def eval(args: argparse.Namespace) -> int:  # noqa: A001 (the CLI verb)
+    stem = f"{(args.data or DEFAULT_DATA).resolve().name}_{args.split}"
+    run = start(args, task="track", verb="eval", stem=stem, inputs=[args.data])
     data = args.data if args.data is not None else ensure_synthetic_test()
-    run = start(args, task="track", verb="eval", stem=f"{data.resolve().name}_{args.split}", inputs=[data])
     model = load_model(args.weights)
     predictions = run.path("tracks")
     if predictions.resolve() == data.resolve() or data.resolve().is_relative_to(predictions.resolve()):
