@@ -78,6 +78,9 @@ class LongTermMemory(nn.Module):
 
     @torch.jit.export
     def forget(self, state: LongTermState, dead: Tensor) -> LongTermState:
-        """Free the slots where ``dead`` (B, K): memory zeroed, slot inactive."""
+        """Free the slots where ``dead`` (B, K) (tracks end), or every slot of the rows where ``dead`` (B,)
+        (a new video starts): memory zeroed, slot inactive; other slots and rows unchanged."""
+        if dead.dim() == 1:
+            dead = dead.unsqueeze(1).expand(-1, self.num_slots)
         memory = state.memory.masked_fill(dead.unsqueeze(-1), 0.0)
         return LongTermState(memory, state.active & ~dead)

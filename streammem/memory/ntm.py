@@ -212,6 +212,27 @@ class NTMMemory(nn.Module):
         return state.reads.flatten(1)
 
     @torch.jit.export
+    def write(self, state: NTMState, x: Tensor) -> NTMState:
+        """Consume frame ``x`` (B, D): the state after :meth:`step`, whose reads :meth:`read` then returns.
+
+        Reading and writing are one step in an NTM (both heads are driven by the same controller output, and
+        a frame's read comes from the memory before its write), so ``write`` is ``step`` without its output.
+        """
+        return self.step(x, state)[1]
+
+    @torch.jit.export
+    def forget(self, state: NTMState, reset: Tensor) -> NTMState:
+        """Return the rows where ``reset`` (B,) is True to :meth:`init`'s state; other rows unchanged."""
+        fresh = self.init(reset.shape[0], state.memory.device)
+        rows = reset.view(-1, 1, 1)
+        return NTMState(
+            torch.where(rows, fresh.memory.to(state.memory.dtype), state.memory),
+            torch.where(rows, fresh.read_weights.to(state.read_weights.dtype), state.read_weights),
+            torch.where(rows, fresh.write_weights.to(state.write_weights.dtype), state.write_weights),
+            torch.where(rows, fresh.reads.to(state.reads.dtype), state.reads),
+        )
+
+    @torch.jit.export
     def step(self, x: Tensor, state: NTMState) -> tuple[Tensor, NTMState]:
         """One frame: heads on [x; r_{t-1}], read from the memory before this frame's write, then write.
 

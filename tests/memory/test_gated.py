@@ -132,3 +132,12 @@ def test_scripted_matches_eager(device, scripted_matches):
         return outputs + [module.forget(state, valid[0, :, 0])]
 
     scripted_matches(GatedMemory(3, 5).to(device), chain)
+
+
+def test_forget_one_row_leaves_the_other_rows_untouched():
+    torch.manual_seed(0)
+    memory = GatedMemory(4, 6)
+    state = memory.write(memory.init(3, CPU), torch.randn(3, 5, 6))
+    after = memory.forget(state, torch.tensor([False, True, False]))
+    assert torch.equal(after.slots[[0, 2]], state.slots[[0, 2]])
+    assert torch.equal(after.slots[1], memory.init(1, CPU).slots[0]) and not torch.equal(state.slots[1], after.slots[1])

@@ -112,3 +112,13 @@ def test_scripted_matches_eager(device, scripted_matches):
         return outputs + [module.forget(state, selects[0])]
 
     scripted_matches(KNNMemory(5, 3, 2, top_k=3), chain)
+
+
+def test_forget_one_row_leaves_the_other_rows_untouched():
+    memory = KNNMemory(4, 2, 3, top_k=2)
+    state = memory.write(memory.init(3, CPU), torch.randn(3, 3, 2), torch.randn(3, 3, 3))
+    after = memory.forget(state, torch.tensor([False, True, False]))
+    for kept, before in zip(after, state, strict=True):
+        assert torch.equal(kept[[0, 2]], before[[0, 2]])
+    for cleared, empty in zip(after, memory.init(1, CPU), strict=True):
+        assert torch.equal(cleared[1], empty[0])

@@ -90,3 +90,11 @@ def test_scripted_matches_eager(device, scripted_matches):
         return outputs
 
     scripted_matches(LongTermMemory(3, 5, momentum=0.2), chain)
+
+
+def test_forget_one_row_leaves_the_other_rows_untouched():
+    memory = LongTermMemory(3, 2)
+    state = memory.birth(memory.init(3, CPU), torch.randn(3, 3, 2), torch.ones(3, 3, dtype=torch.bool))
+    after = memory.forget(state, torch.tensor([False, True, False]))  # (B,): a new video in row 1
+    assert torch.equal(after.memory[[0, 2]], state.memory[[0, 2]]) and after.active[[0, 2]].all()
+    assert not after.active[1].any() and after.memory[1].eq(0).all()

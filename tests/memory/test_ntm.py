@@ -317,3 +317,26 @@ def test_head_order_is_a_permutation_of_both_heads_rows():
         rows = ntm.read_heads.out_features + ntm.write_heads.out_features
         assert sorted(ntm.head_order.tolist()) == list(range(rows))
         assert "head_order" not in ntm.state_dict()  # derived, so checkpoints keep their tensor names
+
+
+def test_write_is_the_step_state_and_read_returns_its_reads():
+    torch.manual_seed(0)
+    ntm = NTMMemory(input_dim=5, num_slots=8, slot_dim=4)
+    x, state = torch.randn(2, 5), ntm.init(2, CPU)
+    reads, stepped = ntm.step(x, state)
+    written = ntm.write(state, x)
+    assert all(torch.equal(a, b) for a, b in zip(written, stepped, strict=True))
+    assert torch.equal(ntm.read(written), reads)
+
+
+def test_forget_one_row_leaves_the_other_rows_untouched():
+    torch.manual_seed(0)
+    ntm = NTMMemory(input_dim=5, num_slots=8, slot_dim=4)
+    state = ntm.init(3, CPU)
+    for _ in range(4):
+        state = ntm.write(state, torch.randn(3, 5))
+    after = ntm.forget(state, torch.tensor([False, True, False]))
+    for kept, before, fresh in zip(after, state, ntm.init(1, CPU), strict=True):
+        assert torch.equal(kept[[0, 2]], before[[0, 2]])
+        assert torch.equal(kept[1], fresh[0])
+    assert not torch.equal(state.memory[1], after.memory[1])

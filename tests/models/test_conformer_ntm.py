@@ -182,3 +182,22 @@ def test_attention_projects_only_the_distances_it_uses(tq, cached, max_distance)
         expected = _whole_table_attention(attn, x, key_cache, value_cache, mask)
     for a, b in zip(got, expected, strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_forget_one_row_leaves_other_rows_outputs_identical():
+    model = _model()
+    n = model.chunk_samples
+    audio = 0.1 * torch.randn(2, 8 * n)
+    with torch.no_grad():
+        state = model.initial_state(2)
+        for i in range(4):
+            _, state = model(audio[:, i * n:(i + 1) * n], state)
+        kept, reset, fresh = state, model.forget(state, torch.tensor([False, True])), model.initial_state(1)
+        for i in range(4, 8):
+            chunk = audio[:, i * n:(i + 1) * n]
+            out_kept, kept = model(chunk, kept)
+            out_reset, reset = model(chunk, reset)
+            out_fresh, fresh = model(chunk[1:], fresh)
+            assert torch.equal(out_reset[0], out_kept[0])  # row 0 never sees row 1's reset
+            torch.testing.assert_close(out_reset[1:], out_fresh, rtol=1e-5, atol=1e-5)  # row 1 starts anew
+    assert not torch.allclose(out_kept[1], out_reset[1])

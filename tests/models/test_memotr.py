@@ -189,6 +189,27 @@ def test_forward_sequence_equals_the_step_loop():
     assert all(torch.equal(a, b) for a, b in zip(state, final, strict=True))
 
 
+def test_forget_one_row_leaves_other_rows_outputs_identical():
+    model = _small(miss_tolerance=2)
+    _confident(model, 0.0)
+    torch.manual_seed(1)
+    video = torch.randn(2, 8, 3, H, W)
+    with torch.no_grad():
+        state = model.initial_state(2)
+        for t in range(4):
+            _, state = model(video[:, t], state)
+        assert bool(state.alive[1].any())
+        kept, reset, fresh = state, model.forget(state, torch.tensor([False, True])), model.initial_state(1)
+        for t in range(4, 8):
+            out_kept, kept = model(video[:, t], kept)
+            out_reset, reset = model(video[:, t], reset)
+            out_fresh, fresh = model(video[1:, t], fresh)
+            assert all(torch.equal(a[0], b[0]) for a, b in zip(out_kept, out_reset, strict=True))
+            assert torch.equal(out_reset.ids[1:], out_fresh.ids) and torch.equal(out_reset.keep[1:], out_fresh.keep)
+            torch.testing.assert_close(out_reset.boxes[1:], out_fresh.boxes, rtol=1e-5, atol=1e-5)
+    assert not torch.equal(out_kept.ids[1], out_reset.ids[1])
+
+
 @pytest.mark.export
 @pytest.mark.parametrize("dedupe_iou", [0.0, 0.5])
 def test_torchscript_step_matches_eager(dedupe_iou):

@@ -163,6 +163,19 @@ class ConformerNTM(nn.Module):
         return self.step(chunk, state)
 
     @torch.jit.export
+    def forget(self, state: ConformerNTMState, reset: Tensor) -> ConformerNTMState:
+        """Rows where ``reset`` (B,) is True start a new stream (fresh caches and memory); others unchanged."""
+        f = self.initial_state(reset.shape[0])
+        return ConformerNTMState(
+            _rows(reset, f.audio_tail, state.audio_tail), _rows(reset, f.feature_cache, state.feature_cache),
+            _rows(reset, f.subsample_cache, state.subsample_cache),
+            _rows(reset, f.key_cache, state.key_cache, 1), _rows(reset, f.value_cache, state.value_cache, 1),
+            _rows(reset, f.conv_cache, state.conv_cache, 1), _rows(reset, f.frames, state.frames),
+            _rows(reset, f.memory, state.memory), _rows(reset, f.read_weights, state.read_weights),
+            _rows(reset, f.write_weights, state.write_weights), _rows(reset, f.reads, state.reads),
+        )
+
+    @torch.jit.export
     def step(self, chunk: Tensor, state: ConformerNTMState) -> tuple[Tensor, ConformerNTMState]:
         """One audio chunk (B, chunk_samples) at 16 kHz -> CTC log-probs (B, C, V) and the new state."""
         audio = torch.cat([state.audio_tail, chunk], dim=1)
@@ -292,3 +305,10 @@ class ConformerNTM(nn.Module):
         logp = torch.log_softmax(self.decoder(inputs, enc, pad), dim=-1)
         token = logp.gather(-1, outputs.unsqueeze(-1)).squeeze(-1)
         return (token * keep).sum(-1)
+
+
+def _rows(reset: Tensor, fresh: Tensor, old: Tensor, batch_dim: int = 0) -> Tensor:
+    """``fresh`` where ``reset`` (B,) is True along ``batch_dim``, else ``old``."""
+    shape = [1] * old.dim()
+    shape[batch_dim] = reset.shape[0]
+    return torch.where(reset.view(shape), fresh, old)

@@ -312,6 +312,19 @@ class MeMOTR(nn.Module):
             torch.zeros(b, k, dtype=torch.long, device=device), torch.zeros(b, dtype=torch.long, device=device),
         )
 
+    @torch.jit.export
+    def forget(self, state: TrackState, reset: Tensor) -> TrackState:
+        """Rows where ``reset`` (B,) is True start a new video (no tracks, ids from 0); other rows unchanged."""
+        fresh = self.initial_state(reset.shape[0])
+        rows = reset.view(-1, 1)
+        slots = reset.view(-1, 1, 1)
+        return TrackState(
+            torch.where(slots, fresh.query, state.query), torch.where(slots, fresh.ref, state.ref),
+            torch.where(slots, fresh.last_output, state.last_output), torch.where(slots, fresh.memory, state.memory),
+            torch.where(rows, fresh.alive, state.alive), torch.where(rows, fresh.ids, state.ids),
+            torch.where(rows, fresh.misses, state.misses), torch.where(reset, fresh.next_id, state.next_id),
+        )
+
     # ------------------------------------------------------------------------------- detector parts
     def encode(self, frame: Tensor) -> tuple[Tensor, list[tuple[int, int]]]:
         """(B, 3, H, W) normalised image -> encoder memory (B, S, D) and the L level shapes."""
