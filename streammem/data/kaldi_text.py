@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from streammem.data._generation import refuse_interrupted
 from streammem.data._text_table import read_text
 from streammem.errors import InputError, atomic_output
 
@@ -47,6 +48,7 @@ def read_librispeech_transcripts(root: str | os.PathLike, require_words: bool = 
     root = Path(root)
     if not root.exists():
         raise InputError(root, "not found")
+    refuse_interrupted(root)
     files = [root] if root.is_file() else sorted(root.rglob("*.trans.txt"))
     if not files:
         raise InputError(root, "no *.trans.txt transcripts found")

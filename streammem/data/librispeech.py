@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from streammem.data._generation import refuse_interrupted
 from streammem.data.kaldi_text import read_kaldi_text
 from streammem.errors import InputError
 
@@ -60,6 +61,7 @@ def read_split(root: str | os.PathLike) -> list[Utterance]:
     root = Path(root)
     if not root.is_dir():
         raise InputError(root, "not a directory (expected a LibriSpeech-layout split)")
+    refuse_interrupted(root)
     transcripts = sorted(root.rglob("*.trans.txt"))
     if not transcripts:
         raise InputError(root, "no *.trans.txt transcripts found")

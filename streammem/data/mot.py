@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
+from streammem.data._generation import refuse_interrupted
 from streammem.data._text_table import first_bad_row, read_numeric_table, read_text
 from streammem.errors import InputError, atomic_output
 
@@ -219,6 +220,7 @@ def find_sequences(gt_root: str | os.PathLike, seqmap: str | os.PathLike | None 
     gt_root = Path(gt_root)
     if not gt_root.is_dir():
         raise InputError(gt_root, "ground-truth folder not found")
+    refuse_interrupted(gt_root)
     if seqmap is None:
         names = sorted(p.parent.parent.name for p in gt_root.glob("*/gt/gt.txt"))
         if not names:

@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from streammem.data._generation import generation
 from streammem.errors import atomic_output
 
 __all__ = ["LOOKALIKE_TINTS", "SyntheticMOTConfig", "render_sequence", "write_sequence", "write_split", "write_video"]
@@ -206,12 +207,14 @@ def write_split(root: str | os.PathLike, split: str, seeds: list[int], cfg: Synt
     cfg = cfg or SyntheticMOTConfig()
     root = Path(root)
     names = []
-    for seed in seeds:
-        name = f"synth{seed:05d}"
-        write_sequence(root / split / name, cfg, seed)
-        names.append(name)
-    with atomic_output(root / f"{split}_seqmap.txt") as tmp:
-        tmp.write_text("name\n" + "".join(f"{n}\n" for n in names))
+    (root / f"{split}_seqmap.txt").unlink(missing_ok=True)  # a stale seqmap must not pass for this split's
+    with generation(root / split, "synthetic_mot", seeds=list(seeds), config=cfg):
+        for seed in seeds:
+            name = f"synth{seed:05d}"
+            write_sequence(root / split / name, cfg, seed)
+            names.append(name)
+        with atomic_output(root / f"{split}_seqmap.txt") as tmp:
+            tmp.write_text("name\n" + "".join(f"{n}\n" for n in names))
     return names
 
 

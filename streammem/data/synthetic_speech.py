@@ -25,6 +25,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from streammem.data._generation import generation
+
 __all__ = ["SentenceGrammar", "Voice", "TRAIN_VOICES", "TEST_VOICES", "synthesize", "write_corpus", "write_demo_recording"]
 
 SAMPLE_RATE = 16000
@@ -265,9 +267,11 @@ def write_corpus(
     """
     readings = plan_readings(SentenceGrammar(seed).unique_sentences, train_per_voice, dev_per_voice, test_per_voice,
                              long_utterances, long_speakers, seed)
-    root = Path(root)
-    jobs = [(root / r.split, r.speaker, 2 if r.split == "dev" else 1, r.voice, r.texts, r.seed) for r in readings]
-    return write_chapters(jobs, workers)
+    parameters = dict(train_per_voice=train_per_voice, dev_per_voice=dev_per_voice, test_per_voice=test_per_voice,
+                      long_utterances=long_utterances, long_speakers=long_speakers, seed=seed)
+    with generation(root, "synthetic_speech", **parameters) as root:
+        jobs = [(root / r.split, r.speaker, 2 if r.split == "dev" else 1, r.voice, r.texts, r.seed) for r in readings]
+        return write_chapters(jobs, workers)
 
 
 def write_chapters(jobs: list[tuple], workers: int) -> dict[str, int]:

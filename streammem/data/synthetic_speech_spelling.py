@@ -23,6 +23,7 @@ import argparse
 import random
 from pathlib import Path
 
+from streammem.data._generation import generation
 from streammem.data.synthetic_speech import (
     _ADJ,
     _NOUN,
@@ -204,7 +205,17 @@ def write_spelling_corpus(
     :func:`streammem.data.synthetic_speech.write_corpus`."""
     readings = plan_readings(SpellingGrammar(seed).unique_templates, train_per_voice, dev_per_voice, test_per_voice,
                              long_utterances, long_speakers, seed)
-    root = Path(root)
+    parameters = dict(train_per_voice=train_per_voice, train_chapter=train_chapter, dev_per_voice=dev_per_voice,
+                      test_per_voice=test_per_voice, test_chapter=test_chapter, long_utterances=long_utterances,
+                      long_speakers=long_speakers, seed=seed)
+    with generation(root, "synthetic_speech_spelling", **parameters) as root:
+        return _write_spelling_chapters(root, readings, workers, train_chapter, dev_per_voice, test_chapter,
+                                        long_utterances)
+
+
+def _write_spelling_chapters(root: Path, readings: list, workers: int, train_chapter: int, dev_per_voice: int,
+                             test_chapter: int, long_utterances: int) -> dict[str, int]:
+    """The chapters of :func:`write_spelling_corpus` and its ``conventions.txt``."""
     size = {"train": train_chapter, "dev": dev_per_voice, "test": test_chapter, "test-long": long_utterances}
     planned: list[tuple[Job, str]] = []
     for r in readings:  # dev chapters numbered from 50 (the speaker's train chapters come first); half the
@@ -214,7 +225,6 @@ def write_spelling_corpus(
                              first=50 if r.split == "dev" else 1, conventions=conventions)
     counts = write_chapters([job for job, _ in planned], workers)
     lines = sorted(f"{job[1]}-{job[2]} {convention}\n" for job, convention in planned)
-    root.mkdir(parents=True, exist_ok=True)
     (root / "conventions.txt").write_text("".join(lines))
     return counts
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from streammem.data._generation import generation
 from streammem.errors import atomic_output
 
 __all__ = ["SyntheticTALConfig", "generate_synthetic_tal", "synthetic_video"]
@@ -87,7 +88,11 @@ def generate_synthetic_tal(
     Returns the annotation JSON path.
     """
     cfg = cfg or SyntheticTALConfig()
-    root = Path(root)
+    with generation(root, "synthetic_tal", num_train=num_train, num_test=num_test, seed=seed, config=cfg) as root:
+        return _write_synthetic_tal(root, num_train, num_test, seed, cfg)
+
+
+def _write_synthetic_tal(root: Path, num_train: int, num_test: int, seed: int, cfg: SyntheticTALConfig) -> Path:
     (root / "features").mkdir(parents=True, exist_ok=True)
     classes = list(CLASSES[: cfg.num_classes])
     database: dict[str, dict] = {}

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from streammem.data._generation import generation
 from streammem.data.synthetic_tal import CLASSES, SyntheticTALConfig, synthetic_video
 from streammem.errors import atomic_output
 
@@ -171,10 +172,14 @@ def generate_synthetic_tal_video(
     Video i of a subset uses seed ``(seed * 2 + subset) * 1_000_003 + i`` as the feature generator does:
     train and test never share one. Returns the annotation JSON path.
     """
+    cfg = cfg or VideoTALConfig()
+    with generation(root, "synthetic_tal_video", num_train=num_train, num_test=num_test, seed=seed, config=cfg) as root:
+        return _write_synthetic_tal_video(root, num_train, num_test, seed, cfg)
+
+
+def _write_synthetic_tal_video(root: Path, num_train: int, num_test: int, seed: int, cfg: VideoTALConfig) -> Path:
     from tqdm import tqdm
 
-    cfg = cfg or VideoTALConfig()
-    root = Path(root)
     classes = list(CLASSES[: cfg.timing.num_classes])
     database: dict[str, dict] = {}
     jobs = [(subset_id, subset, i) for subset_id, (subset, count) in enumerate((("Validation", num_train), ("Test", num_test)))

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from streammem.data._generation import refuse_interrupted
 from streammem.data._text_table import read_text
 from streammem.data.thumos import TemporalAnnotations, read_thumos_json, read_thumos_txt
 from streammem.errors import InputError
@@ -118,6 +119,7 @@ def load_tal_split(
     the annotations). feature_rate / feature_stride: see the module doc (default: the JSON ``meta`` rate
     for synthetic sets, else 4/s). videos: restrict to these names (e.g. a held-out selection split).
     """
+    refuse_interrupted(root)  # before looking for annotations: an interrupted generation has none yet
     annotation_path = find_annotations(root)
     base = Path(root) if Path(root).is_dir() else annotation_path.parent
     feature_dir = Path(feature_dir) if feature_dir is not None else base / "features"
