@@ -1,5 +1,7 @@
 """MATR: streaming step vs forward_sequence, flat state, phase memory, losses, online post-processing, export."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -197,6 +199,34 @@ def test_losses_finite_and_backprop():
     total.backward()
     assert torch.isfinite(total)
     assert model.start_bins.weight.grad.abs().sum() > 0
+
+
+def test_losses_match_hand_computed_values():
+    """One step, two queries, one target (class 1, start offset 2.3, end offset 0.4 segments)."""
+    from streammem.models.matr.model import MATROutput
+
+    cfg = build(SMALL).config  # M = 2: four start bins
+    logits = torch.tensor([[[0.0, 0.0, 0.0, 0.0], [0.0, math.log(8.0), 0.0, 0.0]]])  # q1: class 1 at 8/11
+    start_logits = torch.tensor([[[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]])  # q0 bin 0, q1 bin 2
+    residual = torch.full((1, 2, 4), 0.25)
+    end = torch.tensor([[0.0, 0.5]])
+    zeros = torch.zeros(1, 2)
+    out = MATROutput(logits, start_logits, residual, end, torch.zeros(1), zeros, zeros, torch.zeros(1))
+    target = [np.array([[1.0, 2.3, 0.4]])]
+    losses = matr_loss(out, target, torch.ones(1), cfg)
+    # matching: q1 (class prob 8/11, intervals [0.5, 2.25] vs [0.4, 2.3]) beats q0 (1/4, no overlap)
+    assert losses["flag"].item() == pytest.approx(math.log(2.0))
+    assert losses["start_bin"].item() == pytest.approx(math.log(3 + math.e) - 1.0)  # bin floor(2.3) = 2
+    assert losses["l1"].item() == pytest.approx(abs(0.25 - 0.3) + abs(0.5 - 0.4))
+    iou = (2.25 - 0.5) / 1.9  # 1.9 = the union (and the enclosing interval)
+    centre_gap = (0.5 + 2.25) / 2 - (0.4 + 2.3) / 2
+    assert losses["diou"].item() == pytest.approx(1.0 - (iou - (centre_gap / 1.9) ** 2))
+
+    def focal(p):
+        return -0.25 * (1 - p) ** 2 * math.log(p)
+
+    # q0 -> background (prob 1/4), q1 -> class 1 (prob 8/11); one matched target
+    assert losses["class"].item() == pytest.approx(focal(1 / 4) + focal(8 / 11), rel=1e-5)
 
 
 def test_window_flags():

@@ -1,5 +1,7 @@
 """MeMOTR: architecture wiring, runtime-tracker rules, flat streaming state, batching, training loss."""
 
+import math
+
 import pytest
 import torch
 
@@ -241,3 +243,35 @@ def test_clip_loss_trains_track_queries_through_the_query_updater():
     assert torch.isfinite(loss) and parts["l1"] > 0
     grads = [p.grad for p in model.query_updater.parameters() if p.grad is not None]
     assert grads and any(g.abs().sum() > 0 for g in grads)
+
+
+def test_clip_loss_matches_hand_computed_focal_l1_and_giou(monkeypatch):
+    """One frame, one object, two detect queries whose outputs are fixed: every term by hand."""
+    from streammem.models.memotr.model import DecoderOutput
+    from streammem.models.memotr.training import clip_loss
+
+    model = _small(num_queries=2, dec_layers=2, tp_drop=0.0)
+    k, d = model.max_tracks, model.dim
+    det_logits = torch.tensor([[[[2.0], [-1.0]]], [[[1.0], [-2.0]]]])  # (Y=2, B=1, N=2, 1)
+    det_boxes = torch.tensor([[0.52, 0.5, 0.2, 0.2], [0.1, 0.1, 0.1, 0.1]]).expand(2, 1, 2, 4)
+    dec = DecoderOutput(det_logits, det_boxes, torch.zeros(1, 1, k, 1), torch.full((1, 1, k, 4), 0.5),
+                        torch.randn(1, 2, d), torch.randn(1, k, d), torch.randn(1, 2, d), torch.randn(1, k, d))
+    monkeypatch.setattr(model, "encode", lambda frame: (torch.zeros(1, 1, d), [(1, 1)]))
+    monkeypatch.setattr(model, "decode", lambda *args: dec)
+    gt = torch.tensor([[0.5, 0.5, 0.2, 0.2]])
+    loss, parts = clip_loss(model, torch.zeros(1, 1, 3, H, W), [[(torch.tensor([5]), gt)]])
+
+    def focal(logit, positive):
+        p = 1 / (1 + math.exp(-logit))
+        p_t, alpha_t = (p, 0.25) if positive else (1 - p, 0.75)
+        return -alpha_t * (1 - p_t) ** 2 * math.log(p_t)
+
+    cls = focal(2.0, True) + focal(-1.0, False) + focal(1.0, True) + focal(-2.0, False)  # query 0 matched, 2 layers
+    l1 = 2 * 0.02  # |0.52 - 0.5| in each layer
+    giou = 2 * (1 - 0.036 / 0.044)  # boxes [0.42, 0.62] x [0.4, 0.6] and [0.4, 0.6]^2: enclosure = union
+    assert parts["cls"] == pytest.approx(cls, rel=1e-5)
+    assert parts["l1"] == pytest.approx(l1, rel=1e-5)
+    assert parts["giou"] == pytest.approx(giou, rel=1e-5)
+    cfg = model.cfg
+    assert loss.item() == pytest.approx(cfg.cls_weight * cls + cfg.l1_weight * l1 + cfg.giou_weight * giou, rel=1e-5)
+

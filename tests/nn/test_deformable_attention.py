@@ -1,6 +1,7 @@
+import math
+
 import pytest
 import torch
-import torch.nn.functional as F
 
 from streammem.nn.deformable_attention import MSDeformAttn, ms_deform_attn
 
@@ -13,22 +14,38 @@ def test_single_point_samples_the_value_at_the_location():
     assert out.item() == pytest.approx(5.0)
 
 
-def test_matches_grid_sample_reference_for_two_levels():
+def _bilinear(grid: torch.Tensor, x: float, y: float) -> torch.Tensor:
+    """Sample grid (h, w, C) at normalised (x, y) in pixel-centre convention, zeros outside: plain indexing."""
+    h, w = grid.shape[0], grid.shape[1]
+    px, py = x * w - 0.5, y * h - 0.5  # pixel i covers [i, i+1), its centre at normalised (i + 0.5) / w
+    x0, y0 = math.floor(px), math.floor(py)
+    out = torch.zeros(grid.shape[2], dtype=torch.float64)
+    for cy, wy in ((y0, 1 - (py - y0)), (y0 + 1, py - y0)):
+        for cx, wx in ((x0, 1 - (px - x0)), (x0 + 1, px - x0)):
+            if 0 <= cy < h and 0 <= cx < w:
+                out += wy * wx * grid[cy, cx].double()
+    return out
+
+
+def test_matches_plain_bilinear_interpolation_for_two_levels_inside_and_outside_the_map():
     torch.manual_seed(0)
     shapes = [(4, 5), (2, 3)]
-    value = torch.randn(2, 26, 2, 3)
-    loc = torch.rand(2, 7, 2, 2, 3, 2)
-    w = torch.rand(2, 7, 2, 2, 3)
-    out = ms_deform_attn(value, shapes, loc, w)
-    ref = torch.zeros(2, 7, 2, 3)
-    start = 0
-    for lvl, (h, wd) in enumerate(shapes):
-        v = value[:, start : start + h * wd].permute(0, 2, 3, 1).reshape(4, 3, h, wd)
-        start += h * wd
-        g = 2 * loc[:, :, :, lvl].permute(0, 2, 1, 3, 4).reshape(4, 7, 3, 2) - 1
-        s = F.grid_sample(v, g, align_corners=False).view(2, 2, 3, 7, 3)  # B, H, Dh, Q, P
-        ref += (s * w[:, :, :, lvl].permute(0, 2, 1, 3)[:, :, None]).sum(-1).permute(0, 3, 1, 2)
-    assert torch.allclose(out, ref.reshape(2, 7, 6), atol=1e-5)
+    b, q, heads, levels, points, dh = 2, 4, 2, 2, 3, 3
+    value = torch.randn(b, 26, heads, dh)
+    loc = torch.rand(b, q, heads, levels, points, 2) * 1.4 - 0.2  # some points fall (partly) off the map
+    w = torch.rand(b, q, heads, levels, points)
+    out = ms_deform_attn(value, shapes, loc, w).view(b, q, heads, dh)
+    starts = [0, 20]
+    for bi in range(b):
+        for qi in range(q):
+            for hi in range(heads):
+                expected = torch.zeros(dh, dtype=torch.float64)
+                for li, (h, wd) in enumerate(shapes):
+                    grid = value[bi, starts[li] : starts[li] + h * wd, hi].view(h, wd, dh)
+                    for pi in range(points):
+                        x, y = loc[bi, qi, hi, li, pi].tolist()
+                        expected += float(w[bi, qi, hi, li, pi]) * _bilinear(grid, x, y)
+                torch.testing.assert_close(out[bi, qi, hi].double(), expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.export
