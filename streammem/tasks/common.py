@@ -377,8 +377,7 @@ def train_config(named: Mapping[str, Any], config: str, sets: Iterable[str] = ()
     """The model config a ``train`` verb builds: ``named[config]`` or a config file, then ``--set`` overrides.
 
     ``config`` is a name in ``named`` (dataclass configs) or a ``.py``/``.yaml``/``.json`` file read with
-    mmengine's ``Config``; a file may name its starting point with ``base = "tiny"`` (default: the first
-    name in ``named``). ``fixed`` are fields the data decides (e.g. the number of classes). Unknown fields
+    mmengine's ``Config``; a file may name its starting point with ``base = "paper"`` (default: ``tiny``). ``fixed`` are fields the data decides (e.g. the number of classes). Unknown fields
     are left for the model's config class to refuse, so the error names the field. The result is printed.
     """
     from dataclasses import asdict, is_dataclass
@@ -392,7 +391,7 @@ def train_config(named: Mapping[str, Any], config: str, sets: Iterable[str] = ()
         if not path.is_file():
             raise InputError(config, f"not a config name ({', '.join(named)}) nor a config file")
         from_file = _read_config_file(path)
-        base_name = str(from_file.pop("base", next(iter(named))))
+        base_name = str(from_file.pop("base", "tiny" if "tiny" in named else next(iter(named))))
         if base_name not in named:
             raise InputError(path, f"base '{base_name}' is not a config name ({', '.join(named)})")
     base = named[base_name]
