@@ -22,15 +22,15 @@ cp runs/tal_video/matr_tiny_video.json streammem/weights/matr_tiny_video.json
 chmod 644 streammem/weights/frame_encoder_tiny.* streammem/weights/matr_tiny_video.*
 # held-out Test videos (24): mAP@0.3..0.7, mAP_avg, latency_s
 $S eval tal --data runs/tal_video/data --weights streammem/weights/matr_tiny_video.safetensors \
-  --out runs/tal_video/eval.json --predictions runs/tal_video/pred.json
+  --out runs/tal_video/eval
 # the same without memory (queue 0), same data and schedule, from the feature-trained no-memory model
 $S train tal --variant nomem --data runs/tal_video/data --resume runs/tal/matr_nomem_tiny_r2800.safetensors --iterations 1500 \
   --eval-every 250 --seed 56 --threads 1 --out runs/tal_video/matr_nomem_tiny_video.safetensors 2>&1 | tee runs/tal_video/train_nomem.log
-$S eval tal --data runs/tal_video/data --weights runs/tal_video/matr_nomem_tiny_video.safetensors --out runs/tal_video/eval_nomem.json
+$S eval tal --data runs/tal_video/data --weights runs/tal_video/matr_nomem_tiny_video.safetensors --out runs/tal_video/eval_nomem
 # bundled clip (data seed 7, Test video 4: seed 15,000,049, 73 s) and the demo / run on it
 .venv/bin/python -c "
 from streammem.data.synthetic_tal import SyntheticTALConfig
 from streammem.data.synthetic_tal_video import VideoTALConfig, write_sample_clip
 write_sample_clip('streammem/samples/tal_clip.mp4', 15_000_049, VideoTALConfig(timing=SyntheticTALConfig(num_features=(280, 340))))"
-$S demo tal --source streammem/samples/tal_clip.mp4 --out-dir runs/tal_video/demo
-$S run tal streammem/samples/tal_clip.mp4 --out-dir runs/tal_video/run
+$S demo tal --source streammem/samples/tal_clip.mp4 --out runs/tal_video/demo
+$S run tal streammem/samples/tal_clip.mp4 --out runs/tal_video/run

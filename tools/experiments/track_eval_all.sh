@@ -18,6 +18,6 @@ for w in memotr nomem; do
       "miss_tolerance=5;miss_tolerance=10;miss_tolerance=20;miss_tolerance=30" | tee $W/eval/dev_sweep_$w.txt
 done
 # test split with the weights' own settings (miss tolerance 10)
-$S eval track --threads 1 --weights $W/memotr.safetensors --out $W/eval/memotr.json
-$S eval track --threads 1 --weights $W/nomem.safetensors --out $W/eval/nomem.json
-$S eval track --threads 1 --weights $W/memotr.safetensors --tracker bytetrack --out $W/eval/bytetrack.json
+$S eval track --threads 1 --weights $W/memotr.safetensors --out $W/eval/memotr
+$S eval track --threads 1 --weights $W/nomem.safetensors --out $W/eval/nomem
+$S eval track --threads 1 --weights $W/memotr.safetensors --tracker bytetrack --out $W/eval/bytetrack

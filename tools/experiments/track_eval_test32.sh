@@ -8,7 +8,7 @@ S=.venv/bin/streammem
 mkdir -p runs/track4/eval32
 run() {  # NAME DATA WEIGHTS [--tracker bytetrack]
   local name=$1 data=$2 weights=$3; shift 3
-  $S eval track "$data" --threads 1 --weights "$weights" "$@" --out runs/track4/eval32/$name.json 2>/dev/null | grep HOTA
+  $S eval track "$data" --threads 1 --weights "$weights" "$@" --out runs/track4/eval32/$name 2>/dev/null | grep HOTA
 }
 if [ "${1:-identical}" = identical ]; then
   D=runs/synth_track_test32

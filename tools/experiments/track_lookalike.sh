@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Look-alike variant (session 4): objects wear one of 3 close tints (streammem.data.synthetic_mot --lookalike),
+# Look-alike variant: objects wear one of 3 close tints (streammem.data.synthetic_mot --lookalike),
 # so appearance narrows identity down but never settles it. Both shipped-recipe models (runs/track3, from
 # track_train_long.sh) are fine-tuned on it with the same schedule (4,000 iterations x 2 clips of 5 frames,
 # lr 2e-4), one core each, then scored on its held-out split (seeds 5000-5007) with the Kalman baseline.
@@ -20,9 +20,9 @@ if [ "${1:-}" = "round2" ]; then
   $S train track "${common[@]}" --init $W/nomem_look.safetensors --no-memory --out $W/nomem_look2.safetensors > $W/nomem_look2.log 2>&1 &
   wait
   for w in memotr_look2 nomem_look2; do
-    $S eval track $D --threads 1 --weights $W/$w.safetensors --out $W/eval/$w.json 2>/dev/null
+    $S eval track $D --threads 1 --weights $W/$w.safetensors --out $W/eval/$w 2>/dev/null
   done
-  $S eval track $D --threads 1 --weights $W/memotr_look2.safetensors --tracker bytetrack --out $W/eval/bytetrack_look2.json 2>/dev/null
+  $S eval track $D --threads 1 --weights $W/memotr_look2.safetensors --tracker bytetrack --out $W/eval/bytetrack_look2 2>/dev/null
   exit 0
 fi
 if [ "${1:-}" != "eval" ]; then
@@ -33,10 +33,10 @@ if [ "${1:-}" != "eval" ]; then
   wait
 fi
 for w in memotr_look nomem_look; do
-  $S eval track $D --threads 1 --weights $W/$w.safetensors --out $W/eval/$w.json 2>/dev/null
+  $S eval track $D --threads 1 --weights $W/$w.safetensors --out $W/eval/$w 2>/dev/null
 done
-$S eval track $D --threads 1 --weights $W/memotr_look.safetensors --tracker bytetrack --out $W/eval/bytetrack_look.json 2>/dev/null
+$S eval track $D --threads 1 --weights $W/memotr_look.safetensors --tracker bytetrack --out $W/eval/bytetrack_look 2>/dev/null
 # the untuned identical-disc models on the same split, for reference
-$S eval track $D --threads 1 --weights runs/track3/memotr.safetensors --out $W/eval/memotr_untuned.json 2>/dev/null
-.venv/bin/python tools/experiments/track_events.py $D val memotr=$W/eval/memotr_look_tracks \
-    nomem=$W/eval/nomem_look_tracks kalman=$W/eval/bytetrack_look_tracks | tee $W/eval/events.md
+$S eval track $D --threads 1 --weights runs/track3/memotr.safetensors --out $W/eval/memotr_untuned 2>/dev/null
+.venv/bin/python tools/experiments/track_events.py $D val memotr=$W/eval/memotr_look/tracks \
+    nomem=$W/eval/nomem_look/tracks kalman=$W/eval/bytetrack_look/tracks | tee $W/eval/events.md
