@@ -82,7 +82,7 @@ def load_image(path: str | os.PathLike, channels: int) -> np.ndarray:
         top = 65535.0 if arr.max() > 255 else 255.0
         img = Image.fromarray((arr / top * 255.0).round().astype(np.uint8))
     img = img.convert("L" if channels == 1 else "RGB")
-    arr = np.asarray(img, dtype=np.uint8)
+    arr = np.array(img, dtype=np.uint8)  # a writable copy (torch.from_numpy warns on read-only arrays)
     return arr[..., None] if channels == 1 else arr
 
 

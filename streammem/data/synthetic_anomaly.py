@@ -35,7 +35,7 @@ from streammem.errors import atomic_output
 
 __all__ = [
     "TextureConfig", "DEFECTS", "render_texture", "inject_defect", "write_digits", "write_textures",
-    "write_texture_clip",
+    "write_texture_clip", "write_demo_samples",
 ]
 
 DEFECTS: tuple[str, ...] = ("scratch", "stain", "missing", "foreign")
@@ -208,3 +208,26 @@ def write_texture_clip(path: str | os.PathLike, cfg: TextureConfig | None = None
         truth.append(t >= start)
     write_clip(path, np.stack(video), fps)
     return np.asarray(truth)
+
+
+def write_demo_samples(images_dir: str | os.PathLike, clip_path: str | os.PathLike, seed: int = 0,
+                       normal_digit: int = 0) -> list[Path]:
+    """The bundled demo inputs: 3 normal and 3 anomalous digit images (test split of ``digits_<normal_digit>``,
+    so never trained on) and the texture clip. Returns the image paths."""
+    import tempfile
+
+    images_dir = Path(images_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        (cat,) = write_digits(tmp, (normal_digit,), seed=seed)
+        normals = sorted((cat / "test" / "good").glob("*.png"))[:3]
+        others = [d for d in range(10) if d != normal_digit][::3]
+        anomalies = [sorted((cat / "test" / f"digit_{d}").glob("*.png"))[0] for d in others]
+        written = []
+        for i, src in enumerate(normals):
+            written.append(images_dir / f"normal_{i}.png")
+            _write_png(written[-1], cv2.imread(str(src), cv2.IMREAD_GRAYSCALE))
+        for d, src in zip(others, anomalies, strict=True):
+            written.append(images_dir / f"anomaly_digit{d}.png")
+            _write_png(written[-1], cv2.imread(str(src), cv2.IMREAD_GRAYSCALE))
+    write_texture_clip(clip_path, seed=seed)
+    return written

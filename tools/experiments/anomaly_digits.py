@@ -1,4 +1,4 @@
-"""MemMC-MAE on the digits one-class protocol: train on one digit's normals, report test image AUROC.
+"""MemMC-MAE on the digits one-class protocol (or, with --texture, the defect-texture set): train on normals, test.
 
 Writes the digit categories first if missing (``streammem.data.synthetic_anomaly.write_digits``), then for
 every (digit, seed, variant) trains a fresh model and prints one JSON line. Variants are config overrides:
@@ -7,6 +7,9 @@ multi-level decoder), ``levels_only``, ``memory_only``, ``memae``.
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python tools/experiments/anomaly_digits.py \
         --data runs/anomaly/data --digits 0 1 --seeds 0 1 2 --variants full no_memory
+
+With ``--texture`` the ``texture`` category is used instead (64x64 colour: ``tiny`` with 8x8 patches and
+3 channels, horizontal flips) and pixel AUROC / AUPRO are reported too.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import numpy as np
 import torch
 
 from streammem.data.mvtec import read_mvtec
-from streammem.data.synthetic_anomaly import write_digits
+from streammem.data.synthetic_anomaly import write_digits, write_textures
 from streammem.models.memmc_mae import build
 from streammem.models.memmc_mae.scoring import evaluate_items, load_batch
 from streammem.models.memmc_mae.training import TrainSettings, split_normals, train_model
@@ -35,19 +38,20 @@ VARIANTS: dict[str, dict] = {
     "memory_only": {"decoder_levels": []},
     "memae": {"memory": "memae"},
 }
+TEXTURE: dict = {"image_size": 64, "patch_size": 8, "in_chans": 3, "pixel_mean": [0.5] * 3, "pixel_std": [0.5] * 3}
 
 
-def run(data: Path, digit: int, seed: int, variant: str, iterations: int, save: Path | None) -> dict:
-    cat = data / f"digits_{digit}"
+def run(data: Path, digit: int | None, seed: int, variant: str, iterations: int, save: Path | None) -> dict:
+    cat = data / (f"digits_{digit}" if digit is not None else "texture")
     if not cat.is_dir():
-        write_digits(data, (digit,))
+        write_digits(data, (digit,)) if digit is not None else write_textures(data)
     split = read_mvtec(cat)
     torch.manual_seed(seed)
-    model = build("tiny", **VARIANTS[variant])
+    model = build("tiny", **VARIANTS[variant], **({} if digit is not None else TEXTURE))
     cfg = model.config
     images = load_batch(split.train, cfg.in_chans, cfg.image_size)
     fit, held = split_normals(len(images))
-    settings = TrainSettings(iterations=iterations, seed=seed)
+    settings = TrainSettings(iterations=iterations, seed=seed, flip=digit is None)
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
     start = time.time()
     model, info = train_model(model, images[fit], images[held], settings, checkpoint=save,
@@ -58,7 +62,7 @@ def run(data: Path, digit: int, seed: int, variant: str, iterations: int, save: 
 
         save_checkpoint(save, model, model_name="memmc_mae", config=cfg.to_dict(), training_command=command,
                         data_seed=seed, metrics={**info, **{f"test_{k}": v for k, v in metrics.items()},
-                                                 "normal_digit": digit})
+                                                 "data": cat.name})
     return {"digit": digit, "seed": seed, "variant": variant, "iterations": iterations,
             "train_s": round(time.time() - start, 1), **{k: round(v, 2) for k, v in metrics.items()}}
 
@@ -70,11 +74,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", default=["full", "no_memory"], choices=sorted(VARIANTS))
     parser.add_argument("--iterations", type=int, default=1500)
+    parser.add_argument("--texture", action="store_true", help="the texture set instead of digits")
     parser.add_argument("--save", type=Path, default=None, help="write the (single) trained model here")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows = []
-    for digit in args.digits:
+    for digit in [None] if args.texture else args.digits:
         for variant in args.variants:
             for seed in args.seeds:
                 row = run(args.data, digit, seed, variant, args.iterations, args.save)
