@@ -77,31 +77,49 @@ class MemoryBank(nn.Module):
 
         Returns (attention output (B, T, D) before residual, the bank with this window's summary written).
         """
-        B, T, _ = x.shape
         memory, memory_valid = self.read(state)
-        M = memory.shape[1]
+        out = self.attend(x, valid, memory.to(x.dtype), memory_valid)
+        summary, written = self.summarize(x, valid, center)
+        return out, self.write(state, summary, written)
+
+    def summarize(self, x: Tensor, valid: Tensor, center: Tensor) -> tuple[Tensor, Tensor]:
+        """Steps 1, 3, 5 for a window: (new memory vector (B, D), (B,) bool the window had center frames).
+
+        The summary query reads the window only, so the vectors of many windows can be computed at once
+        (parallel training over windows) and give what the window-by-window loop gives."""
         in_center = (center & valid).to(x.dtype).unsqueeze(-1)
         count = in_center.sum(1)
-        summary = (x * in_center).sum(1) / count.clamp_min(1.0)
-        q, _, _ = self._project(torch.cat([x, summary.unsqueeze(1)], 1))
-        _, k, v = self._project(torch.cat([memory.to(x.dtype), x], 1))
+        s = ((x * in_center).sum(1) / count.clamp_min(1.0)).unsqueeze(1)
+        q, _, _ = self._project(s)
+        _, k, v = self._project(x)
+        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim)  # (B, H, 1, T)
+        out = self._attention(scores, valid.view(x.shape[0], 1, 1, -1), v)
+        out = self.out(out.transpose(1, 2).reshape(x.shape[0], self.dim))
+        return (torch.tanh(out) if self.tanh else out), count.squeeze(-1) > 0
+
+    def attend(self, x: Tensor, valid: Tensor, memory: Tensor, memory_valid: Tensor) -> Tensor:
+        """Step 2 for the window's frames: queries x (B, T, D) over [memory (B, M, D); x] -> (B, T, D)."""
+        B, T, _ = x.shape
+        M = memory.shape[1]
+        q, k, v = self._project(torch.cat([memory, x], 1))
+        q = q[:, :, M:]
         rel = self._relative(T, x.device)
-        scores = torch.matmul(q, k.transpose(-1, -2))  # (B, H, T+1, M+T)
-        window_scores = scores[:, :, :T, M:] + torch.einsum("bhte,tse->bhts", q[:, :, :T], self.rel_key(rel))
-        scores = torch.cat([scores[:, :, :T, :M], window_scores], -1)
-        scores = torch.cat([scores, torch.matmul(q[:, :, T:], k.transpose(-1, -2))], 2) / math.sqrt(self.head_dim)
-        allowed = torch.cat([memory_valid, valid], 1).unsqueeze(1).expand(B, T + 1, M + T).clone()
-        allowed[:, T, :M] = False  # the summary query never reads the bank (no mem-on-mem)
-        allowed = allowed.unsqueeze(1)
+        scores = torch.matmul(q, k.transpose(-1, -2))  # (B, H, T, M+T)
+        window = scores[:, :, :, M:] + torch.einsum("bhte,tse->bhts", q, self.rel_key(rel))
+        scores = torch.cat([scores[:, :, :, :M], window], -1) / math.sqrt(self.head_dim)
+        allowed = torch.cat([memory_valid, valid], 1).view(B, 1, 1, M + T)
+        probs = self._probabilities(scores, allowed)
+        out = torch.matmul(probs, v) + torch.einsum("bhts,tse->bhte", probs[:, :, :, M:], self.rel_value(rel))
+        return self.out(out.transpose(1, 2).reshape(B, T, self.dim))
+
+    def _attention(self, scores: Tensor, allowed: Tensor, v: Tensor) -> Tensor:
+        return torch.matmul(self._probabilities(scores, allowed), v)
+
+    def _probabilities(self, scores: Tensor, allowed: Tensor) -> Tensor:
+        """Masked softmax, with weak-attention suppression when switched on."""
         if self.std_scale > 0:
             allowed = allowed & ~self._weak(scores, allowed)
-        probs = torch.softmax(scores.masked_fill(~allowed, self.neg_inf), -1)
-        out = torch.matmul(probs, v)
-        window_out = out[:, :, :T] + torch.einsum("bhts,tse->bhte", probs[:, :, :T, M:], self.rel_value(rel))
-        out = torch.cat([window_out, out[:, :, T:]], 2).transpose(1, 2).reshape(B, T + 1, self.dim)
-        out = self.out(out)
-        new_memory = torch.tanh(out[:, T]) if self.tanh else out[:, T]
-        return out[:, :T], self.write(state, new_memory, count.squeeze(-1) > 0)
+        return torch.softmax(scores.masked_fill(~allowed, self.neg_inf), -1)
 
     def _project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(B, N, D) -> q, k, v each (B, H, N, E)."""

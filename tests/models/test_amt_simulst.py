@@ -41,8 +41,10 @@ def test_incremental_encoder_equals_reencoding_the_prefix(shift):
         torch.testing.assert_close(incremental[n - 1], again[-1])
 
 
-def test_streaming_windows_equal_training_windows_without_right_context():
-    model = _model(right_frames=0, shift_center=False, shift_right=False)
+@pytest.mark.parametrize("memory_size", [2, 0])
+def test_streaming_windows_equal_training_windows_without_right_context(memory_size):
+    # training encodes all windows in parallel; the step loop encodes them one by one
+    model = _model(right_frames=0, shift_center=False, shift_right=False, memory_size=memory_size)
     audio = 0.1 * torch.randn(2, 5 * model.chunk_samples)
     incremental, _ = _encode_incrementally(model, audio)
     with torch.no_grad():

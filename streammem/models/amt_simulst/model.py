@@ -104,6 +104,29 @@ class _EncoderLayer(nn.Module):
         x = x + self.dropout(a)
         return x + self.dropout(self.ffn(self.norm2(x))), bank
 
+    @torch.jit.unused
+    def forward_windows(self, x: Tensor, valid: Tensor, center: Tensor, windows: int) -> Tensor:
+        """All N consecutive windows of B streams at once: x (B*N, T, D) -> (B*N, T, D).
+
+        A window's memory vector reads only its own window, so every window's vector is computed in
+        parallel and window n's bank is the vectors of windows n-M .. n-1 that had center frames."""
+        h = self.norm1(x)
+        memory, written = self.attention.summarize(h, valid, center)
+        m = self.attention.capacity
+        if m == 0:
+            return self._finish(x, h, valid, memory.new_zeros(x.shape[0], 0, x.shape[2]),
+                                valid.new_zeros(x.shape[0], 0))
+        memory = F.pad(memory.view(-1, windows, memory.shape[-1]), (0, 0, m, 0))
+        written = F.pad(written.view(-1, windows), (m, 0))
+        bank = memory.unfold(1, m, 1)[:, :windows].transpose(-1, -2).reshape(-1, m, memory.shape[-1])
+        bank_valid = written.unfold(1, m, 1)[:, :windows].reshape(-1, m)
+        return self._finish(x, h, valid, bank, bank_valid)
+
+    @torch.jit.unused
+    def _finish(self, x: Tensor, h: Tensor, valid: Tensor, bank: Tensor, bank_valid: Tensor) -> Tensor:
+        x = x + self.dropout(self.attention.attend(h, valid, bank, bank_valid))
+        return x + self.dropout(self.ffn(self.norm2(x)))
+
 
 class _DecoderLayer(nn.Module):
     """Pre-LN decoder layer: causal self-attention, cross-attention to the allowed blocks, feed-forward."""
@@ -231,17 +254,17 @@ class AMTSimulST(nn.Module):
         C, L, R = self.center, self.left, self.right
         n = -(-T // C)
         pad = n * C - T + R
-        feats = F.pad(feats, (0, 0, L, pad))
+        feats = F.pad(feats, (0, 0, L, pad)).unfold(1, L + C + R, C).transpose(-1, -2).flatten(0, 1)
         valid = F.pad(frame_valid, (L, pad))
-        banks = self._empty_banks(B, feats.device)
-        center = torch.zeros(B, (L + C + R) // 4, dtype=torch.bool, device=feats.device)
+        windows_valid = valid.unfold(1, L + C + R, C).flatten(0, 1)
+        center = torch.zeros(B * n, (L + C + R) // 4, dtype=torch.bool, device=feats.device)
         center[:, L // 4:(L + C) // 4] = True
-        outs = []
-        for i in range(n):
-            window = slice(i * C, i * C + L + C + R)
-            states, banks = self.encode_window(feats[:, window], valid[:, window], center, banks)
-            outs.append(states[:, L // 4:(L + C) // 4])
-        return torch.cat(outs, 1), valid[:, L:L + n * C:4]
+        state_valid = windows_valid[:, ::4]
+        x = self.subsampler(feats, windows_valid)
+        for layer in self.encoder:
+            x = layer.forward_windows(x, state_valid, center, n)
+        x = self.encoder_norm(x)[:, L // 4:(L + C) // 4].reshape(B, n * C // 4, -1)
+        return x, valid[:, L:L + n * C:4]
 
     def _empty_banks(self, batch: int, device: torch.device) -> list[QueueState]:
         return [layer.attention.init(batch, device) for layer in self.encoder]

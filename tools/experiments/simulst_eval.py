@@ -1,0 +1,88 @@
+"""BLEU and latency of an AMT SimulST checkpoint on a MuST-C-layout split, for several wait-k and with
+Shiftable Context on and off, plus how often the German pronoun of a pronoun segment is right (what the
+memory is for, see streammem.data.synthetic_simulst).
+
+  python tools/experiments/simulst_eval.py WEIGHTS CORPUS --k 1 3 5 7 --json OUT.json
+
+Each segment is translated after listening to its talk from the previous segment's start (as in training).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from streammem.checkpoints import load_metadata, load_weights
+from streammem.data.mustc import read_split
+from streammem.evaluation.functional.simulst import SimulInstance, simulst_scores
+from streammem.models import build_model
+from streammem.models.amt_simulst.decoding import translate_stream
+from streammem.models.amt_simulst.training import stream_audio
+
+PRONOUNS = {"er", "sie", "es", "ihn"}
+
+
+def pronoun(text: str) -> str:
+    """The last er/sie/es/ihn of a German sentence ('' if none): the pronoun standing for 'it'."""
+    words = [w.strip(".,").lower() for w in text.split()]
+    found = [w for w in words if w in PRONOUNS]
+    return found[-1] if found else ""
+
+
+def evaluate(model, segments, k: int, shift: bool, context_seconds: float) -> dict:
+    model.wait_k = k
+    model.shift_center = model.shift_right = shift
+    instances, right, total = [], 0, 0
+    for i, seg in enumerate(segments):
+        previous = segments[i - 1] if i > 0 and segments[i - 1].talk == seg.talk else None
+        audio, context = stream_audio(seg, previous, model.chunk_samples, context_seconds)
+        out = translate_stream(model, audio[context:context + round(seg.duration * 16000)], audio[:context])
+        instances.append(SimulInstance(out.text, out.delays, out.source_length, seg.target, out.elapsed))
+        if "it" in seg.source.lower().rstrip(".").split():
+            total += 1
+            right += pronoun(out.text) == pronoun(seg.target)
+    scores = simulst_scores(instances)
+    scores["pronoun_accuracy"] = 100.0 * right / max(total, 1)
+    scores["pronoun_segments"] = total
+    return scores, instances
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("weights", type=Path)
+    p.add_argument("corpus", type=Path)
+    p.add_argument("--split", default="tst-COMMON")
+    p.add_argument("--k", type=int, nargs="+", default=[1, 3, 5, 7])
+    p.add_argument("--shift", choices=("both", "on", "off"), default="both")
+    p.add_argument("--limit", type=int, default=0, help="first N segments only")
+    p.add_argument("--context-seconds", type=float, default=2.0)
+    p.add_argument("--json", type=Path)
+    p.add_argument("--examples", type=int, default=0, help="print this many translations")
+    a = p.parse_args(argv)
+    torch.set_num_threads(1)
+    model = build_model("amt_simulst", load_metadata(a.weights)["config"])
+    load_weights(model, a.weights, expect_model="amt_simulst")
+    model.eval()
+    segments = read_split(a.corpus, a.split)
+    segments = segments[: a.limit] if a.limit else segments
+    results = []
+    for shift in {"both": (True, False), "on": (True,), "off": (False,)}[a.shift]:
+        for k in a.k:
+            scores, instances = evaluate(model, segments, k, shift, a.context_seconds)
+            row = {"k": k, "shiftable_context": shift, **{key: round(v, 2) if isinstance(v, float) else v
+                                                          for key, v in scores.items()}}
+            results.append(row)
+            print(json.dumps(row), flush=True)
+            for ins in instances[: a.examples]:
+                print(f"  REF {ins.reference}\n  HYP {ins.prediction}  {ins.delays}")
+    if a.json:
+        a.json.parent.mkdir(parents=True, exist_ok=True)
+        a.json.write_text(json.dumps({"weights": str(a.weights), "split": a.split, "results": results}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
