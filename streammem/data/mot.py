@@ -165,8 +165,9 @@ def read_seqinfo(path: str | os.PathLike) -> SequenceInfo:
         raise InputError(path, "file not found")
     try:
         parser.read_string(read_text(path), source=str(path))
-    except configparser.Error as err:
-        raise InputError(path, f"not an ini file: {err.message}") from None
+    except configparser.Error as err:  # its message spans lines (file, line, the line's text): keep the first
+        problem = err.message.splitlines()[0].rstrip(".")
+        raise InputError(path, f"not an ini file: {problem}", line=getattr(err, "lineno", None)) from None
     if "Sequence" not in parser:
         raise InputError(path, "no [Sequence] section")
     section = parser["Sequence"]
