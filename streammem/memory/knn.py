@@ -66,10 +66,13 @@ class KNNMemory(nn.Module):
         )
 
     @torch.jit.export
-    def write(self, state: KNNState, keys: Tensor, values: Tensor, select: Tensor | None = None) -> KNNState:
+    def write(
+        self, state: KNNState, keys: Tensor, values: Tensor, select: Tensor | None = None, valid: Tensor | None = None
+    ) -> KNNState:
         """Append ``keys`` (B, T, Dk) and ``values`` (B, T, Dv) in order to rows where ``select`` (B,) (default: all).
 
-        Older pairs are overwritten FIFO; when T > C only the last C pairs are kept.
+        Older pairs are overwritten FIFO; when T > C only the last C pairs are kept. ``valid`` (B, T) bool
+        (default: all) marks padding: a padded pair still takes its slot but is stored empty, never read.
         """
         count = keys.shape[1]
         kept = min(count, self.capacity)
@@ -77,10 +80,11 @@ class KNNMemory(nn.Module):
         values = values[:, count - kept :].detach().to(state.values.dtype)
         start = state.next_index + (count - kept)
         slots = (start.unsqueeze(1) + torch.arange(kept, device=keys.device)) % self.capacity  # (B, kept)
+        stored = torch.ones_like(slots, dtype=torch.bool) if valid is None else valid[:, count - kept :]
         new = KNNState(
             state.keys.scatter(1, slots.unsqueeze(-1).expand(-1, -1, self.key_dim), keys),
             state.values.scatter(1, slots.unsqueeze(-1).expand(-1, -1, self.value_dim), values),
-            state.valid.scatter(1, slots, torch.ones_like(slots, dtype=torch.bool)),
+            state.valid.scatter(1, slots, stored),
             (state.next_index + count) % self.capacity,
         )
         if select is None:

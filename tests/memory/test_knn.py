@@ -122,3 +122,12 @@ def test_forget_one_row_leaves_the_other_rows_untouched():
         assert torch.equal(kept[[0, 2]], before[[0, 2]])
     for cleared, empty in zip(after, memory.init(1, CPU), strict=True):
         assert torch.equal(cleared[1], empty[0])
+
+
+def test_padded_pairs_take_slots_but_are_never_read():
+    memory = KNNMemory(4, 1, 1, top_k=4)
+    keys = torch.tensor([[[1.0], [2.0], [3.0]]])
+    state = memory.write(memory.init(1, CPU), keys, keys, valid=torch.tensor([[True, False, True]]))
+    assert state.valid[0].tolist() == [True, False, True, False] and int(state.next_index) == 3
+    values, _, found = memory.read(state, torch.ones(1, 1, 1))
+    assert sorted(values[0, 0][found[0, 0]].flatten().tolist()) == [1.0, 3.0]

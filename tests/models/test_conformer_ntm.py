@@ -201,3 +201,45 @@ def test_forget_one_row_leaves_other_rows_outputs_identical():
             assert torch.equal(out_reset[0], out_kept[0])  # row 0 never sees row 1's reset
             torch.testing.assert_close(out_reset[1:], out_fresh, rtol=1e-5, atol=1e-5)  # row 1 starts anew
     assert not torch.allclose(out_kept[1], out_reset[1])
+
+
+@pytest.mark.parametrize("memory", ["ntm", "gated", "knn", "none"])
+def test_memory_kinds_stream_like_forward_sequence_with_fixed_state_and_script(memory):
+    model = _model(memory=memory, memory_top_k=8)
+    n = model.chunk_samples
+    audio = 0.1 * torch.randn(2, 6 * n)
+    with torch.no_grad():
+        whole, _ = model.forward_sequence(audio, torch.tensor([6 * n, 6 * n]), streaming=True)
+        state = model.initial_state(2)
+        shapes = [tuple(t.shape) for t in state]
+        outs = []
+        for i in range(6):
+            out, state = model(audio[:, i * n:(i + 1) * n], state)
+            outs.append(out)
+    assert torch.allclose(torch.cat(outs, 1), whole, atol=1e-5)
+    assert [tuple(t.shape) for t in state] == shapes
+    if memory != "none":
+        assert not torch.equal(state.memory, model.initial_state(2).memory)  # something was written
+    scripted = script(model)
+    chunks = [0.1 * torch.randn(2, n) for _ in range(3)]
+    assert stream_parity(model, scripted, chunks, model.initial_state(2)) < 1e-5
+
+
+@pytest.mark.parametrize("memory", ["gated", "knn"])
+def test_swapped_memory_changes_later_outputs_and_trains(memory):
+    model = _model(memory=memory, memory_top_k=8)
+    n = model.chunk_samples
+    a, b = 0.1 * torch.randn(1, 4 * n), 0.1 * torch.randn(1, 4 * n)
+    tail = 0.1 * torch.randn(1, n)
+    with torch.no_grad():
+        outs = []
+        for past in (a, b):
+            state = model.initial_state(1)
+            for i in range(4):
+                _, state = model(past[:, i * n:(i + 1) * n], state)
+            outs.append(model(tail, state)[0])
+    assert not torch.allclose(outs[0], outs[1], atol=1e-4)  # the past reaches the present through the memory
+    model.train()
+    loss, _, _ = model.loss(torch.randn(2, 64, 80), torch.tensor([64, 48]), [[3, 4, 1, 5], [6, 7]], streaming=True)
+    loss.backward()
+    assert model.memory_out.weight.grad[:, model.config.d_model:].abs().sum() > 0  # the read vector is used

@@ -33,7 +33,9 @@ class ConformerNTMConfig:
     max_relative_distance: int = 1024
     chunk_frames: int = 16
     left_frames: int = 64
-    use_memory: bool = True
+    use_memory: bool = True  # False: the ablation without any memory (wins over ``memory``)
+    memory: str = "ntm"  # ntm | gated (GatedMemory) | knn (KNNMemory) | none: the component between encoder and decoders
+    memory_top_k: int = 32  # knn: neighbours read per frame
     memory_slots: int = 256
     memory_dim: int = 10
     memory_addressing: str = "content"

@@ -6,6 +6,13 @@ N memory slots, M slot dim, NB blocks, H heads, L cached left frames, K conv ker
 The NTM is stepped once per 40 ms encoder frame (read, then write) and its read vector replaces the
 encoder output through ``Linear([h_t; r_t])``, as in the authors' code. In streaming its state crosses
 chunk boundaries, so the encoder context stays bounded while the memory carries the long range.
+
+The memory slot is swappable (``ConformerNTMConfig.memory``): ``ntm`` (the paper), ``gated``
+(:class:`GatedMemory`, N slots of width D) or ``knn`` (:class:`KNNMemory` of the last N encoder frames, the
+``memory_top_k`` nearest read by softmax attention over their scores), each giving r_t for the same
+``Linear([h_t; r_t])``; ``none`` (or ``use_memory=False``) passes h_t on. Gated and kNN memories are read
+and written once per chunk of ``chunk_frames`` frames (every frame of a chunk reads the memory as it was
+before the chunk, then the chunk is written), in streaming and in training alike.
 """
 
 
@@ -16,12 +23,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from streammem.memory import NTMMemory, NTMState
+from streammem.memory import GatedMemory, GatedState, KNNMemory, KNNState, NTMMemory, NTMState
 from streammem.models.conformer_ntm.config import ConformerNTMConfig
 from streammem.models.conformer_ntm.encoder import HOP, ConformerEncoder, LogMelFrontend, pad_signal, sinusoid
 from streammem.models.conformer_ntm.tokens import fit_sentencepiece, make_tokenizer
 
-__all__ = ["ConformerNTM", "ConformerNTMState", "FRAME_SECONDS"]
+__all__ = ["ConformerNTM", "ConformerNTMState", "FRAME_SECONDS", "MEMORY_KINDS"]
+
+MEMORY_KINDS = ("ntm", "gated", "knn", "none")
 
 FRAME_SECONDS = 0.04
 
@@ -35,8 +44,9 @@ class ConformerNTMState(NamedTuple):
     key_cache, value_cache: (NB, B, H, L, D/H) attention keys/values of the last L frames per block.
     conv_cache: (NB, B, D, K-1) last depthwise-conv inputs per block.
     frames: (B,) int64 encoder frames emitted so far.
-    memory, read_weights, write_weights, reads: the NTM state (:class:`streammem.memory.NTMState`);
-    zero-sized when the memory is off.
+    memory, read_weights, write_weights, reads: the memory component's state, by ``config.memory``:
+      ntm: the fields of :class:`streammem.memory.NTMState`; gated: slots (B, N, D) then three (B, 0) tensors;
+      knn: keys (B, N, D), values (B, N, D), valid (B, N) bool, next slot (B,) int64; none: zero-sized.
     """
 
     audio_tail: Tensor
@@ -102,14 +112,26 @@ class ConformerNTM(nn.Module):
             config.subsampling_channels, config.dropout, config.max_relative_distance, config.chunk_frames,
             config.left_frames,
         )
-        self.memory = NTMMemory(
-            d, config.memory_slots, config.memory_dim, 1, 1, config.memory_addressing, config.memory_init
-        )
-        self.memory_out = nn.Linear(d + config.memory_dim, d)
-        if not config.use_memory:
-            # The ablation: the same conformer with the encoder output going straight to the decoders.
-            self.memory = None
-            self.memory_out = None
+        kind = config.memory if config.use_memory else "none"
+        if kind not in MEMORY_KINDS:
+            raise ValueError(f"conformer_ntm: memory must be one of {', '.join(MEMORY_KINDS)}, got {kind!r}")
+        # Exactly one component (or none: the ablation, encoder output straight to the decoders); the others
+        # are None, so TorchScript compiles only its branch.
+        self.memory: NTMMemory | None = None
+        self.gated: GatedMemory | None = None
+        self.knn: KNNMemory | None = None
+        self.memory_out: nn.Linear | None = None
+        if kind == "ntm":
+            self.memory = NTMMemory(
+                d, config.memory_slots, config.memory_dim, 1, 1, config.memory_addressing, config.memory_init
+            )
+            self.memory_out = nn.Linear(d + config.memory_dim, d)
+        elif kind == "gated":
+            self.gated = GatedMemory(config.memory_slots, d)
+            self.memory_out = nn.Linear(2 * d, d)
+        elif kind == "knn":
+            self.knn = KNNMemory(config.memory_slots, d, d, min(config.memory_top_k, config.memory_slots))
+            self.memory_out = nn.Linear(2 * d, d)
         self.ctc = nn.Linear(d, vocab)
         self.decoder = _AttentionDecoder(vocab, d, config.num_heads, config.decoder_ffn_dim, config.decoder_layers,
                                          config.dropout)
@@ -193,12 +215,38 @@ class ConformerNTM(nn.Module):
         return torch.log_softmax(self.ctc(y), dim=-1), new_state
 
     def _remember(self, h: Tensor, state: NTMState, lengths: Tensor | None) -> tuple[Tensor, NTMState]:
-        """Step the NTM over frames h (B, T, D); y_t = Linear([h_t; r_t]) replaces h (no residual)."""
-        memory = self.memory
+        """Run the memory over frames h (B, T, D); y_t = Linear([h_t; r_t]) replaces h (no residual)."""
+        memory, gated, knn = self.memory, self.gated, self.knn
         memory_out = self.memory_out
-        if memory is None or memory_out is None:
+        if memory_out is None:
             return h, state
-        reads, state = memory.forward_sequence(h, state, lengths)
+        if memory is not None:
+            reads, state = memory.forward_sequence(h, state, lengths)
+            return memory_out(torch.cat([h, reads], dim=-1)), state
+        frames = h.shape[1]
+        valid = torch.ones(h.shape[0], frames, dtype=torch.bool, device=h.device)
+        if lengths is not None:
+            valid = torch.arange(frames, device=h.device).unsqueeze(0) < lengths.unsqueeze(1)
+        chunks: list[Tensor] = []
+        for start in range(0, frames, self.chunk_frames):
+            x = h[:, start : start + self.chunk_frames]
+            mask = valid[:, start : start + self.chunk_frames]
+            if gated is not None:
+                slots = GatedState(state.memory)
+                chunks.append(gated.read(slots, x))
+                state = NTMState(gated.write(slots, x.detach(), mask).slots, state.read_weights, state.write_weights,
+                                 state.reads)
+            elif knn is not None:
+                stored = KNNState(state.memory, state.read_weights, state.write_weights, state.reads)
+                values, scores, found = knn.read(stored, x)
+                # attention over the found neighbours only; a frame with none found reads zeros
+                scaled = torch.where(found, scores * x.shape[-1] ** -0.5, torch.full_like(scores, -1e4))
+                weights = torch.softmax(scaled, dim=-1) * found.to(scores.dtype)
+                chunks.append((weights.unsqueeze(-1) * values).sum(2))
+                rows = mask.any(dim=1)  # a chunk of padding only leaves its row's memory alone
+                stored = knn.write(stored, x, x, rows, mask)
+                state = NTMState(stored.keys, stored.values, stored.valid, stored.next_index)
+        reads = torch.cat(chunks, dim=1) if chunks else h.new_zeros(h.shape)
         return memory_out(torch.cat([h, reads], dim=-1)), state
 
     # ----------------------------------------------------------------- whole utterances
@@ -218,10 +266,17 @@ class ConformerNTM(nn.Module):
         return y, out_lengths
 
     def initial_memory(self, batch_size: int) -> NTMState:
-        """The NTM's part of :meth:`initial_state` (a fresh memory per row; empty tensors without an NTM)."""
+        """The memory's part of :meth:`initial_state` (a fresh memory per row; empty tensors without one)."""
         ref = self.frontend.mean
-        if self.memory is not None:
-            return self.memory.init(batch_size, ref.device)
+        memory, gated, knn = self.memory, self.gated, self.knn
+        if memory is not None:
+            return memory.init(batch_size, ref.device)
+        if gated is not None:
+            empty = ref.new_zeros(batch_size, 0)
+            return NTMState(gated.init(batch_size, ref.device).slots, empty, empty, empty)
+        if knn is not None:
+            fresh = knn.init(batch_size, ref.device)
+            return NTMState(fresh.keys, fresh.values, fresh.valid, fresh.next_index)
         empty = ref.new_zeros(batch_size, 0, 0)
         return NTMState(empty, empty, empty, empty)
 

@@ -43,7 +43,7 @@ class TrainOptions:
     stream_items: int = 0  # > 0: carry the NTM state (detached) across this many consecutive items per row
     stream_rows: int = 4  # rows (parallel streams) per batch when stream_items > 0
     join_consecutive: bool = False  # a joined item takes the next utterances of its own chapter, not random ones
-    memory_lr_scale: float = 1.0  # learning-rate factor for the NTM and its output layer (memory.*, memory_out.*)
+    memory_lr_scale: float = 1.0  # learning-rate factor for the memory and its output layer (memory.*, gated.*, memory_out.*)
 
 
 @dataclass
@@ -152,7 +152,7 @@ def _reset_rows(memory: NTMState, fresh_memory: NTMState, fresh: Tensor) -> NTMS
 
 def _param_groups(model: ConformerNTM, lr: float, memory_scale: float) -> list[dict]:
     """One optimizer group for the conformer and decoders, one (``lr * memory_scale``) for the NTM path."""
-    memory = [p for n, p in model.named_parameters() if n.startswith(("memory.", "memory_out."))]
+    memory = [p for n, p in model.named_parameters() if n.startswith(("memory.", "gated.", "memory_out."))]
     ids = {id(p) for p in memory}
     rest = [p for p in model.parameters() if id(p) not in ids]
     return [{"params": rest, "lr": lr}] + ([{"params": memory, "lr": lr * memory_scale}] if memory else [])
