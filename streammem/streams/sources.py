@@ -28,6 +28,9 @@ class Source(Protocol):
     def __iter__(self) -> Iterator[tuple[float, Any]]: ...
 
 
+_MAX_CAMERA_INDEX = 2**31 - 1  # OpenCV takes the index as a C int
+
+
 def is_url(spec: str) -> bool:
     """Whether ``spec`` names a network stream (``rtsp://``, ``http://`` ...) rather than a file."""
     return "://" in spec
@@ -58,6 +61,8 @@ def open_source(spec: str | int, kind: Literal["video", "audio"] = "video", **op
         if is_mic:
             raise InputError(text, "a microphone is not a video source")
         if text.isdigit():
+            if int(text) > _MAX_CAMERA_INDEX:
+                raise InputError(text, f"camera index out of range (0 to {_MAX_CAMERA_INDEX})")
             return OpenCVSource(int(text), **options)
         if is_url(text):
             return OpenCVSource(text, **options)

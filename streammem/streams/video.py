@@ -126,7 +126,10 @@ class OpenCVSource:
         return 0 if self._queue is None else self._queue.dropped
 
     def _try_open(self) -> Any | None:
-        capture = self._capture_factory(self.source)
+        try:
+            capture = self._capture_factory(self.source)
+        except cv2.error:  # e.g. an index OpenCV's bindings cannot convert
+            return None
         if capture.isOpened():
             return capture
         capture.release()

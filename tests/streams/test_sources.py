@@ -41,3 +41,10 @@ def test_audio_files_open_with_soundfile(tmp_path):
 def test_specs_of_the_wrong_kind_are_input_errors(spec, kind):
     with pytest.raises(InputError):
         open_source(spec, kind=kind)
+
+
+@pytest.mark.parametrize("index", ["99999999999999999999", "4000000000"])
+def test_a_huge_camera_index_is_a_one_line_error(index):
+    with pytest.raises(InputError, match="camera index out of range") as err:
+        open_source(index)
+    assert "\n" not in str(err.value)
