@@ -15,7 +15,7 @@ Scale (table and JSON): percentages on a 0-100 scale, counts as integers, latenc
 
 Predictions for items the ground truth does not have (a result file naming no sequence, results for an
 unknown video, a hypothesis for an unknown utterance) are refused with one line listing the first few, in
-every task; ``--ignore-unknown`` skips them instead and reports how many. Items the ground truth has in
+every task; --ignore-unknown skips them instead and reports how many. Items the ground truth has in
 another split or outside the seqmap are skipped and counted. A reference transcript without words is an
 error naming the file and utterance (its WER would be undefined).
 """
