@@ -12,6 +12,7 @@ from streammem.evaluation.functional.simulst import (
     differentiable_average_lagging,
     instance_latency,
     read_instances_log,
+    score_instances_log,
     simulst_scores,
 )
 from streammem.evaluation.metrics.simulst import SimulSTMetric
@@ -92,3 +93,17 @@ def test_instances_log_errors_name_the_line(tmp_path, line, problem):
     log.write_text("\n" + line + "\n")
     with pytest.raises(InputError, match=f"instances.log:2: .*{re.escape(problem)}"):
         read_instances_log(log)
+
+
+def test_score_log_with_reference_file(tmp_path):
+    log = tmp_path / "instances.log"
+    record = {"prediction": "Der Hund schläft .", "delays": [500, 900, 1400, 2000], "source_length": 2000,
+              "reference": "ignored by --gt"}
+    log.write_text(json.dumps(record) + "\n")
+    ref = tmp_path / "ref.de"
+    ref.write_text("Der Hund schläft .\n")
+    scores = score_instances_log(log, ref)
+    assert scores["BLEU"] == pytest.approx(100.0) and scores["AL"] == pytest.approx((500 + 400 + 400 + 500) / 4)
+    ref.write_text("a\nb\n")
+    with pytest.raises(InputError, match="2 reference lines, but instances.log has 1 instances"):
+        score_instances_log(log, ref)

@@ -39,6 +39,7 @@ __all__ = [
     "corpus_bleu",
     "simulst_scores",
     "read_instances_log",
+    "score_instances_log",
 ]
 
 
@@ -164,3 +165,26 @@ def read_instances_log(path: str | os.PathLike) -> list[SimulInstance]:
     if not instances:
         raise InputError(path, "no instances in the log")
     return instances
+
+
+def score_instances_log(pred: str | os.PathLike, gt: str | os.PathLike | None = None) -> dict[str, Any]:
+    """``score simulst --pred INSTANCES.log [--gt REF]``: :func:`simulst_scores` of a SimulEval log.
+
+    ``gt`` (optional) is a reference file with one line per instance, in the log's order (e.g. MuST-C's
+    ``tst-COMMON.de``); it replaces the references stored in the log. Line counts must agree.
+    """
+    from streammem.errors import InputError
+
+    instances = read_instances_log(pred)
+    if gt is not None:
+        gt = Path(gt)
+        if not gt.is_file():
+            raise InputError(gt, "reference file not found")
+        lines = gt.read_text(encoding="utf-8").splitlines()
+        if len(lines) != len(instances):
+            raise InputError(gt, f"{len(lines)} reference lines, but {Path(pred).name} has {len(instances)} instances")
+        for number, (line, instance) in enumerate(zip(lines, instances, strict=True), start=1):
+            if not line.split():
+                raise InputError(gt, "empty reference (latency needs |Y| > 0)", line=number)
+            instance.reference = line.strip()
+    return simulst_scores(instances)

@@ -8,15 +8,17 @@ read when it was emitted (SimulEval's ``delays``) and that plus the compute time
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from streammem.models.amt_simulst.model import AMTSimulST
 
-__all__ = ["TimedWords", "translate_stream"]
+__all__ = ["TimedWords", "translate_stream", "split_on_pauses", "translate_talk"]
 
 SAMPLES_PER_MS = 16
 
@@ -45,7 +47,7 @@ def _chunks(audio: Tensor, size: int) -> list[Tensor]:
 
 @torch.no_grad()
 def translate_stream(model: AMTSimulST, audio: Tensor, context: Tensor | None = None,
-                     on_words: callable | None = None) -> TimedWords:
+                     on_words: Callable[[list[str], float], None] | None = None) -> TimedWords:
     """Translate one segment ``audio`` (S,) float 16 kHz, after listening to ``context`` (its talk's audio
     before it, a whole number of chunks). ``on_words(words, delay_ms)`` is called as words are emitted."""
     device = next(model.parameters()).device
@@ -75,3 +77,53 @@ def translate_stream(model: AMTSimulST, audio: Tensor, context: Tensor | None = 
         if bool(out.ended[0]):
             break
     return TimedWords(words, delays, elapsed, source_ms)
+
+
+def split_on_pauses(audio: np.ndarray, min_pause: float = 0.3, floor_db: float = 35.0) -> list[tuple[int, int]]:
+    """Sentence-like segments of a recording, (start, end) samples, split at pauses of ``min_pause`` s.
+
+    The model translates one segment (sentence) at a time, as MuST-C segments it; a file or microphone
+    recording has no segmentation, so 10 ms frames more than ``floor_db`` below the loudest are silence
+    (a plain energy detector: enough for clean recordings such as the bundled demo).
+    """
+    hop = 160
+    frames = len(audio) // hop
+    if frames == 0:
+        return []
+    energy = 10 * np.log10((audio[: frames * hop].reshape(frames, hop) ** 2).mean(1) + 1e-10)
+    speech = energy > energy.max() - floor_db
+    segments, start, silent = [], None, 0
+    for i, is_speech in enumerate(speech):
+        if is_speech:
+            start = i if start is None else start
+            silent = 0
+        elif start is not None:
+            silent += 1
+            if silent * hop >= min_pause * 16000:
+                segments.append((start * hop, (i - silent + 1) * hop))
+                start, silent = None, 0
+    if start is not None:
+        segments.append((start * hop, (frames - silent) * hop))
+    pad = 1600  # keep 100 ms around each segment (word onsets and endings are quiet)
+    return [(max(0, a - pad), min(len(audio), b + pad)) for a, b in segments if b - a >= 1600]
+
+
+def translate_talk(model: AMTSimulST, audio: np.ndarray, context_seconds: float = 2.0,
+                   on_words: Callable[[list[str], float], None] | None = None
+                   ) -> list[tuple[tuple[int, int], TimedWords]]:
+    """Translate a recording segment by segment (:func:`split_on_pauses`), each after listening to the talk
+    since the previous segment began (at most ``context_seconds``, whole chunks), as in training.
+    ``on_words(words, time_s)`` gets the words with their emission time in the recording (s)."""
+    out = []
+    segments = split_on_pauses(audio)
+    signal = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
+    for i, (start, end) in enumerate(segments):
+        previous = segments[i - 1][0] if i > 0 else start
+        keep = min(start - previous, int(context_seconds * 16000)) // model.chunk_samples * model.chunk_samples
+        report = None
+        if on_words is not None:
+            def report(words: list[str], delay_ms: float, start: int = start) -> None:
+                on_words(words, start / 16000 + delay_ms / 1000)
+        timed = translate_stream(model, signal[start:end], signal[start - keep:start], report)
+        out.append(((start, end), timed))
+    return out
