@@ -148,6 +148,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("streammem: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if "torch" in sys.modules:  # only a verb that imported torch can have joined a process group
+            from streammem import distributed
+
+            distributed.shutdown()
 
 
 if __name__ == "__main__":

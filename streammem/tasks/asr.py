@@ -306,6 +306,7 @@ def evaluate(model, data: Path, split: str, long_split: str, buckets: dict[str, 
     """WER/CER on short utterances (top-level keys) and per length bucket (``buckets``)."""
     import numpy as np
 
+    from streammem import distributed
     from streammem.data.librispeech import load_audio, long_form_sets, read_split
     from streammem.evaluation.functional.speech import error_rates, error_rates_by_bucket
     from streammem.progress import progress
@@ -315,12 +316,15 @@ def evaluate(model, data: Path, split: str, long_split: str, buckets: dict[str, 
     if long_split:
         items += [(lf.id, lf.bucket, lf.text, list(lf.utterances))
                   for lf in long_form_sets(read_split(data / long_split), buckets)]
-    refs, hyps, bucket_of, seconds = {}, {}, {}, {}
-    for item_id, bucket, text, utts in progress(items, total=len(items), desc=f"eval asr ({mode})", unit="rec"):
+    mine = distributed.shard(items)  # under torchrun: whole recordings per rank, gathered in order
+    done = []
+    for item_id, bucket, text, utts in progress(mine, total=len(mine), desc=f"eval asr ({mode})", unit="rec"):
         audio = np.concatenate([load_audio(u.path) for u in utts])
-        refs[item_id], bucket_of[item_id] = text, bucket
-        hyps[item_id] = _recognize(model, audio, mode, decode, beam)
-        seconds[bucket] = seconds.get(bucket, 0.0) + len(audio) / 16000
+        done.append((item_id, bucket, text, _recognize(model, audio, mode, decode, beam), len(audio) / 16000))
+    refs, hyps, bucket_of, seconds = {}, {}, {}, {}
+    for item_id, bucket, text, hyp, secs in distributed.gather(done):
+        refs[item_id], bucket_of[item_id], hyps[item_id] = text, bucket, hyp
+        seconds[bucket] = seconds.get(bucket, 0.0) + secs
     short_ids = {u.id for u in short}
     top = error_rates({k: v for k, v in refs.items() if k in short_ids}, {k: v for k, v in hyps.items() if k in short_ids})
     per_bucket = error_rates_by_bucket(refs, hyps, bucket_of)
@@ -350,6 +354,8 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
                       args.limit)
     result["weights"] = str(resolve_weights(args.weights, MODEL))
     result["int8"] = args.int8
+    if not job.is_main:
+        return job.finish()
     print(f"{'bucket':>8} {'items':>6} {'minutes':>8} {'WER':>7} {'CER':>7}")
     for label, s in result["buckets"].items():
         print(f"{label:>8} {s['items']:>6} {s['audio_minutes']:>8.1f} {s['WER']:>7.2f} {s['CER']:>7.2f}")

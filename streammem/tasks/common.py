@@ -297,22 +297,31 @@ def _safe_stem(text: str) -> str:
 # ----------------------------------------------------------------------------------------------- the run
 @dataclass
 class Run:
-    """What :func:`start` hands a verb: the device and the outputs."""
+    """What :func:`start` hands a verb: the device and the outputs. Under torchrun only rank 0
+    (``is_main``) writes the JSON outputs and reports; the other ranks compute their share."""
 
     device: Any
     outputs: Outputs
+
+    @property
+    def is_main(self) -> bool:
+        from streammem import distributed
+
+        return distributed.is_main()
 
     def path(self, name: str) -> Path:
         return self.outputs.path(name)
 
     def write_json(self, name: str, obj: Any) -> Path:
-        return self.outputs.write_json(name, obj)
+        target = self.outputs.path(name)
+        return self.outputs.write_json(name, obj) if self.is_main else target
 
     def record(self, path: Path) -> Path:
         return self.outputs.record(path)
 
     def finish(self) -> int:
-        self.outputs.report()
+        if self.is_main:
+            self.outputs.report()
         return 0
 
 
@@ -328,6 +337,9 @@ def start(args: argparse.Namespace, *, task: str, verb: str, stem: str, inputs: 
     if threads is not None:
         torch.set_num_threads(int(threads))
     device = resolve_device(getattr(args, "device", "auto"))
+    from streammem import distributed
+
+    distributed.init_from_env(device)  # a no-op unless started by torchrun
     weights = getattr(args, "weights", None)
     all_inputs = [*inputs, weights] + ([_sidecar(weights)] if weights else [])
     outputs = Outputs.plan(task, verb, stem, getattr(args, "out", None), all_inputs, main_suffixes)

@@ -283,6 +283,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
 
 def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     """mAP@0.3:0.1:0.7, mAP_avg and latency_s over a subset, streams processed online; long/short breakdown."""
+    from streammem import distributed
     from streammem.data.tal_features import load_tal_split
     from streammem.data.thumos import write_activitynet_results
     from streammem.evaluation.functional.localization import localization_map
@@ -296,14 +297,17 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     classes = _classes(meta, weights)
     split = load_tal_split(data, args.subset, classes=classes, feature_rate=args.feature_rate,
                            skip_bad=args.skip_bad)
-    preds = [p for v in progress(split.videos, total=len(split.videos), desc="eval tal", unit="video")
-             for p in predict(model, v, classes)]
+    mine = distributed.shard(split.videos)  # under torchrun: whole videos per rank, gathered in order
+    per_video = [predict(model, v, classes) for v in progress(mine, total=len(mine), desc="eval tal", unit="video")]
+    preds = [p for video in distributed.gather(per_video) for p in video]
     metrics: dict[str, Any] = localization_map(split.ground_truth(), preds)
     segment_s = model.segment_len / split.videos[0].feature_rate
     metrics.update(long_short_breakdown(split, preds, segment_s))
     metrics.update(class_agnostic(split, preds, segment_s))
     metrics.update({"model": meta.get("model"), "videos": len(split.videos), "instances": len(split.ground_truth()),
                     "predictions": len(preds), "skipped": split.skipped, "weights": str(weights)})
+    if not run.is_main:
+        return run.finish()
     print(" ".join(f"{k}={metrics[k]:.2f}" for k in ("mAP@0.3", "mAP@0.5", "mAP@0.7", "mAP_avg", "latency_s")))
     write_activitynet_results(run.record(run.path("predictions.json")), preds)
     run.write_json(run.outputs.main.name if run.outputs.main else "metrics.json", metrics)

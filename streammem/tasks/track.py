@@ -133,10 +133,12 @@ def evaluate(model, data: Path, split: str, predictions: Path, baseline: bool = 
     names = find_sequences(seq_root, seqmap)
     for name in names:  # fail on bad files before spending time on tracking
         _check_sequence(seq_root / name)
+    from streammem import distributed
     from streammem.progress import progress_bar
 
     predictions.mkdir(parents=True, exist_ok=True)
-    infos = {name: read_seqinfo(seq_root / name / "seqinfo.ini") for name in names}
+    # under torchrun each rank tracks whole sequences into the shared folder; rank 0 scores them all
+    infos = {name: read_seqinfo(seq_root / name / "seqinfo.ini") for name in distributed.shard(names)}
     with progress_bar(sum(i.num_frames for i in infos.values()), desc="eval track", unit="frame",
                       enabled=progress) as bar:
         for name, info in infos.items():
@@ -146,6 +148,9 @@ def evaluate(model, data: Path, split: str, predictions: Path, baseline: bool = 
                       for f in range(1, info.num_frames + 1))
             boxes = track_frames(model, frames, width, height, baseline=baseline)
             write_mot_results(predictions / f"{name}.txt", boxes)
+    distributed.barrier()
+    if not distributed.is_main():
+        return {}
     scores = score_mot_folder(seq_root, predictions, seqmap)
     return {k: scores["COMBINED"][k] for k in TRACKING_KEYS} | {"sequences": scores["sequences"],
                                                                   "num_sequences": len(names)}
@@ -198,6 +203,8 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 (the CLI verb)
     if predictions.resolve() == data.resolve() or data.resolve().is_relative_to(predictions.resolve()):
         raise InputError(predictions, "is the dataset folder; choose another --out")
     metrics = evaluate(model, data, args.split, predictions, baseline=args.tracker == "bytetrack")
+    if not run.is_main:
+        return run.finish()
     metrics["tracker"] = args.tracker
     metrics["weights"] = str(resolve_weights(args.weights, "memotr"))
     print(" ".join(f"{k} {metrics[k]:.2f}" if isinstance(metrics[k], float) else f"{k} {metrics[k]}"
