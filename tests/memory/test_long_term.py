@@ -98,3 +98,34 @@ def test_forget_one_row_leaves_the_other_rows_untouched():
     after = memory.forget(state, torch.tensor([False, True, False]))  # (B,): a new video in row 1
     assert torch.equal(after.memory[[0, 2]], state.memory[[0, 2]]) and after.active[[0, 2]].all()
     assert not after.active[1].any() and after.memory[1].eq(0).all()
+
+
+def test_gated_update_starts_as_the_ema_and_its_gate_learns():
+    torch.manual_seed(0)
+    ema, gated = LongTermMemory(3, 4, momentum=0.1), LongTermMemory(3, 4, momentum=0.1, gated=True)
+    born = torch.ones(1, 3, dtype=torch.bool)
+    start, value = torch.randn(1, 3, 4), torch.randn(1, 3, 4, requires_grad=True)
+    a = ema.write(ema.birth(ema.init(1, CPU), start, born), value, born)
+    b = gated.write(gated.birth(gated.init(1, CPU), start, born), value, born)
+    torch.testing.assert_close(b.memory, a.memory)  # W = 0, sigmoid(b) = 1 - lambda
+    assert not a.memory.requires_grad  # the EMA is detached (the paper) ...
+    b.memory.square().sum().backward()  # ... the gated write is not, so the gate gets a gradient
+    assert gated.gate.weight.grad.abs().sum() > 0 and value.grad.abs().sum() > 0
+
+
+def test_gated_memory_scripts_and_matches_eager(scripted_matches):
+    memory = LongTermMemory(3, 4, gated=True)
+    with torch.no_grad():
+        memory.gate.weight.normal_()
+    born = torch.tensor([[True, True, False]])
+    values = torch.randn(4, 1, 3, 4)
+
+    def chain(module):
+        state = module.birth(module.init(1, CPU), values[0], born)
+        outs = []
+        for t in range(1, 4):
+            state = module.write(state, values[t], born)
+            outs.append(state)
+        return outs
+
+    scripted_matches(memory, chain)

@@ -275,3 +275,40 @@ def test_clip_loss_matches_hand_computed_focal_l1_and_giou(monkeypatch):
     cfg = model.cfg
     assert loss.item() == pytest.approx(cfg.cls_weight * cls + cfg.l1_weight * l1 + cfg.giou_weight * giou, rel=1e-5)
 
+
+@pytest.mark.parametrize("memory", ["ema", "gated", "none"])
+def test_memory_kinds_stream_with_fixed_state_and_script(memory):
+    model = _small(memory=memory)
+    _confident(model, 0.0)
+    scripted = torch.jit.script(model)
+    state, s_state = model.initial_state(1), scripted.initial_state(1)
+    shapes = [tuple(t.shape) for t in state]
+    with torch.no_grad():
+        for _ in range(4):
+            frame = torch.randn(1, 3, H, W)
+            out, state = model(frame, state)
+            s_out, s_state = scripted(frame, s_state)
+            assert torch.equal(out.ids, s_out.ids) and torch.allclose(out.boxes, s_out.boxes, atol=1e-5)
+    assert [tuple(t.shape) for t in state] == shapes and bool(state.alive.any())
+    assert (model.long_memory.gate is not None) == (memory == "gated")
+    assert model.query_updater.use_memory == (memory != "none")
+
+
+def test_gated_long_term_memory_gate_learns_from_the_clip_loss():
+    from streammem.models.memotr.training import clip_loss
+
+    model = _small(memory="gated")
+    _confident(model, 2.0)  # every slot updates: the memory is written and read again on later frames
+    model.train()
+    ids = torch.tensor([3, 7])
+    boxes = torch.tensor([[0.3, 0.4, 0.2, 0.2], [0.7, 0.6, 0.2, 0.25]])
+    targets = [[(ids, boxes)], [(ids, boxes + 0.02)], [(ids, boxes + 0.04)]]
+    loss, _ = clip_loss(model, torch.randn(1, 3, 3, H, W), targets)
+    loss.backward()
+    assert model.long_memory.gate.weight.grad.abs().sum() > 0
+
+
+def test_unknown_memory_kind_rejected():
+    with pytest.raises(ValueError, match="memory must be one of"):
+        _small(memory="lstm")
+

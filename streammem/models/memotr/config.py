@@ -26,7 +26,8 @@ class MeMOTRConfig:
     max_tracks: int = 64  # K fixed track slots per stream
     pos_temperature: float = 20.0
     dropout: float = 0.0
-    use_memory: bool = True  # False: ablation without long-term memory and memory-attention
+    use_memory: bool = True  # False: ablation without long-term memory and memory-attention (= memory="none")
+    memory: str = "ema"  # long-term memory update: ema (the paper) | gated (learned gate, LongTermMemory) | none
     memory_lambda: float = 0.01
     update_thresh: float = 0.5
     det_thresh: float = 0.5

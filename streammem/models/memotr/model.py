@@ -22,7 +22,9 @@ from streammem.nn.deformable_attention import MSDeformAttn
 from streammem.nn.mlp import MLP
 from streammem.nn.position_encoding import sine_embedding_2d, sine_embedding_boxes
 
-__all__ = ["MeMOTR", "TrackState", "TrackOutput", "DecoderOutput"]
+__all__ = ["MeMOTR", "TrackState", "TrackOutput", "DecoderOutput", "MEMORY_KINDS"]
+
+MEMORY_KINDS = ("ema", "gated", "none")
 
 
 class TrackState(NamedTuple):
@@ -182,16 +184,21 @@ class QueryUpdater(nn.Module):
 
     Confidence gate w = sigma(MLP(O_t)); adaptive aggregation S = MLP([w*O_t; O_{t-1}]); P = MLP(sine(box));
     memory-attention across all live tracks with Q = S+P, K = M+P, V = O_t; residual + LN + FFN;
-    long-memory residual E = FFN(LN(M + out)). With ``use_memory`` False (ablation) the attention and the
-    long-term memory are dropped: E = FFN(LN(FFN(LN(O_t + S)))).
+    long-memory residual E = FFN(LN(M + out)). Without memory (``memory="none"`` or ``use_memory`` False, the
+    ablation) the attention and the long-term memory are dropped: E = FFN(LN(FFN(LN(O_t + S)))). The EMA
+    memory is read detached (the paper); a gated memory is not, so its gate learns within a training clip.
     """
 
     use_memory: Final[bool]
+    detach_memory: Final[bool]
 
     def __init__(self, cfg: MeMOTRConfig) -> None:
         super().__init__()
         d = cfg.dim
-        self.use_memory = cfg.use_memory
+        if cfg.memory not in MEMORY_KINDS:
+            raise ValueError(f"memotr: memory must be one of {', '.join(MEMORY_KINDS)}, got {cfg.memory!r}")
+        self.use_memory = cfg.use_memory and cfg.memory != "none"
+        self.detach_memory = cfg.memory != "gated"
         self.confidence_weight_net = MLP(d, d, d, 2)
         self.short_memory_fusion = MLP(2 * d, 2 * d, d, 2)
         self.query_pos_head = MLP(2 * d, d, d, 2)
@@ -220,7 +227,8 @@ class QueryUpdater(nn.Module):
         if not self.use_memory:
             tgt = self.memory_ffn(self.memory_norm(output + self.memory_dropout(short)))
             return self.query_feat_ffn(self.query_feat_norm(tgt))
-        memory = memory.detach()
+        if self.detach_memory:
+            memory = memory.detach()
         pos = self.query_pos_head(sine_embedding_boxes(boxes.detach(), self.dim // 2))
         # A stream with no live track would attend to nothing (NaN): let it attend to all slots instead.
         padding = ~alive & alive.any(dim=1, keepdim=True)
@@ -279,7 +287,7 @@ class MeMOTR(nn.Module):
         self.det_content = nn.Embedding(cfg.num_queries, d)
         self.det_anchor = nn.Embedding(cfg.num_queries, 4)
         self.query_updater = QueryUpdater(cfg)
-        self.long_memory = LongTermMemory(cfg.max_tracks, d, momentum=cfg.memory_lambda)
+        self.long_memory = LongTermMemory(cfg.max_tracks, d, momentum=cfg.memory_lambda, gated=cfg.memory == "gated")
         self._reset_parameters()
 
     def _reset_parameters(self) -> None:
