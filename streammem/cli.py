@@ -113,8 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
         description=score.__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    score.add_arguments(sp)
-    sp.set_defaults(func=score.run)
+    tasks = sp.add_subparsers(dest="task", metavar="TASK")
+    tasks.required = True
+    for name, task in TASKS.items():
+        tp = tasks.add_parser(name, help=task.summary, description=f"score predictions: {task.summary}")
+        module = task_module(name)
+        if module is not None and "score" in verbs_of(name):
+            module.add_score_arguments(tp)
+            tp.set_defaults(func=module.score)
+        elif name in score.TASKS:
+            score.add_arguments(tp)
+            tp.set_defaults(func=score.run)
+        else:
+            tp.set_defaults(func=_not_implemented("score", name))
     asr = task_module("asr")
     if asr is not None and hasattr(asr, "add_transcribe_arguments"):
         tp = verbs.add_parser("transcribe", help="transcribe an audio file (any format, rate, channels)")

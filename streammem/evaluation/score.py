@@ -37,16 +37,14 @@ TASKS = ("track", "tal", "asr")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``streammem score``."""
-    parser.add_argument("task", choices=TASKS, metavar="TASK", help="what to score: track, tal or asr")
+    """Arguments of ``streammem score TASK`` for track, tal and asr."""
+    from streammem.tasks.common import add_common_arguments
+
     parser.add_argument("--gt", required=True, type=Path, help="ground truth (file or folder, see above)")
     parser.add_argument("--pred", required=True, type=Path, help="predictions (file or folder, see above)")
-    parser.add_argument(
-        "--json",
-        type=Path,
-        metavar="OUT",
-        help="also write the results as JSON: percentages on a 0-100 scale, counts as integers, latency in seconds",
-    )
+    add_common_arguments(parser, "score", out_help="output folder for scores.json (percentages on a 0-100 scale, "
+                         "counts as integers, latency in seconds; default runs/<task>/score/<predictions>/), or the "
+                         "JSON file itself")
     parser.add_argument(
         "--subset",
         help="split to score: a subfolder of --gt (track: val; asr: test-clean) or the annotations' subset (tal: test)",
@@ -84,13 +82,14 @@ def score(
 
 
 def run(args: argparse.Namespace) -> int:
-    """``streammem score``: print a table of the scores and optionally write them as JSON."""
+    """``streammem score TASK``: print a table of the scores and write them as JSON."""
+    from streammem.tasks.common import start_score
+
+    job = start_score(args, task=args.task)
     result = score(args.task, args.gt, args.pred, args.subset, args.seqmap, args.ignore_unknown)
     print(format_table(result))
-    if args.json is not None:
-        write_result_json(args.json, result)
-        print(f"wrote {args.json}")
-    return 0
+    job.write_json(job.outputs.main.name if job.outputs.main else "scores.json", result)
+    return job.finish()
 
 
 def write_result_json(path: Path, result: dict[str, Any]) -> None:

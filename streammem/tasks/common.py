@@ -63,6 +63,7 @@ __all__ = [
     "resolve_weights",
     "start",
     "start_export",
+    "start_score",
     "train_config",
     "warn",
 ]
@@ -77,6 +78,7 @@ COMMON_OPTIONS: dict[str, tuple[str, ...]] = {
     "export": ("--weights", "--out", "--device", "--threads"),
     "bench": ("--out", "--device", "--threads"),
     "train": ("--out", "--device", "--threads", "--config", "--set", "--seed"),
+    "score": ("--out",),  # no model: no weights, device or threads
 }
 
 
@@ -122,8 +124,12 @@ def add_common_arguments(
         parser.add_argument("--weights", type=Path, default=None, help=weights_help)
     parser.add_argument("--out", type=Path, default=None, help=out_help or (
         f"output folder (default: runs/<task>/{verb}/<name>/), or the main output file itself"))
-    parser.add_argument("--device", default="auto", help="auto (cuda when available, else cpu), cpu, cuda, cuda:N, mps")
-    parser.add_argument("--threads", type=positive_int, default=threads, help=f"CPU threads for torch (default {threads})")
+    if "--device" in names:
+        parser.add_argument("--device", default="auto", help="auto (cuda when available, else cpu), cpu, cuda, cuda:N, "
+                            "mps")
+    if "--threads" in names:
+        parser.add_argument("--threads", type=positive_int, default=threads, help=f"CPU threads for torch (default "
+                            f"{threads})")
     if verb == "train":
         configs = tuple(configs)
         parser.add_argument("--config", default=configs[0], help=f"model config: a name ({', '.join(configs)}) or a "
@@ -305,6 +311,8 @@ class Run:
 
     @property
     def is_main(self) -> bool:
+        if self.device is None:
+            return True
         from streammem import distributed
 
         return distributed.is_main()
@@ -331,19 +339,26 @@ def start(args: argparse.Namespace, *, task: str, verb: str, stem: str, inputs: 
 
     ``inputs``: every file or folder the command reads (weights, data, source); none may be overwritten.
     """
-    import torch
+    device = None
+    if hasattr(args, "device"):  # verbs that run a model (score reads files only and never imports torch)
+        import torch
 
-    threads = getattr(args, "threads", None)
-    if threads is not None:
-        torch.set_num_threads(int(threads))
-    device = resolve_device(getattr(args, "device", "auto"))
-    from streammem import distributed
+        from streammem import distributed
 
-    distributed.init_from_env(device)  # a no-op unless started by torchrun
+        torch.set_num_threads(int(args.threads))
+        device = resolve_device(args.device)
+        distributed.init_from_env(device)  # a no-op unless started by torchrun
     weights = getattr(args, "weights", None)
     all_inputs = [*inputs, weights] + ([_sidecar(weights)] if weights else [])
     outputs = Outputs.plan(task, verb, stem, getattr(args, "out", None), all_inputs, main_suffixes)
     return Run(device=device, outputs=outputs)
+
+
+def start_score(args: argparse.Namespace, *, task: str) -> Run:
+    """:func:`start` for ``score``: outputs go to ``runs/<task>/score/<predictions>/`` unless ``--out``; neither the
+    ground truth nor the predictions (nor any other input option the verb has) can be overwritten."""
+    inputs = [getattr(args, name, None) for name in ("gt", "pred", "maps", "seqmap")]
+    return start(args, task=task, verb="score", stem=Path(args.pred).stem, inputs=inputs)
 
 
 def _sidecar(weights: Path) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
@@ -13,9 +12,13 @@ from streammem.evaluation.functional.tracking import score_mot_folder
 
 
 def _parse(argv):
-    parser = argparse.ArgumentParser(prog="streammem score")
-    score.add_arguments(parser)
-    return parser, parser.parse_args(argv)
+    """(the score TASK parser, parsed args) through the real command line parser."""
+    from streammem.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["score", *argv])
+    task_parser = parser._subparsers._group_actions[0].choices["score"]._subparsers._group_actions[0].choices[argv[0]]
+    return task_parser, args
 
 
 def test_help_states_the_json_scale():
@@ -31,7 +34,7 @@ def test_track_json_and_table(tmp_path, dancetrack_writer, tracking_set, capsys)
     dancetrack_writer(tmp_path / "DanceTrack", sequences, predictions)
     out = tmp_path / "scores" / "track.json"
     _, args = _parse(["track", "--gt", str(tmp_path / "DanceTrack"), "--subset", "val",
-                      "--pred", str(tmp_path / "DanceTrack" / "tracker"), "--json", str(out)])  # fmt: skip
+                      "--pred", str(tmp_path / "DanceTrack" / "tracker"), "--out", str(out)])  # fmt: skip
     assert score.run(args) == 0
     result = json.loads(out.read_text())
     assert result["seqmap"].endswith("val_seqmap.txt")
@@ -57,7 +60,7 @@ def test_tal_json_with_latency(tmp_path, capsys):
         )
     )
     out = tmp_path / "tal.json"
-    _, args = _parse(["tal", "--gt", str(gt), "--pred", str(pred), "--json", str(out)])
+    _, args = _parse(["tal", "--gt", str(gt), "--pred", str(pred), "--out", str(out)])
     assert score.run(args) == 0
     result = json.loads(out.read_text())
     assert list(score.headline_metrics(result)) == [*(f"mAP@0.{t}" for t in range(3, 8)), "mAP_avg", "latency_s"]
@@ -79,7 +82,7 @@ def test_tal_latency_without_true_positives_is_null_in_json(tmp_path):
         json.dumps({"results": {"v1": [{"label": "A", "segment": [5, 6], "score": 1, "emitted_at": 6}]}})
     )
     out = tmp_path / "tal.json"
-    _, args = _parse(["tal", "--gt", str(gt), "--pred", str(pred), "--json", str(out)])
+    _, args = _parse(["tal", "--gt", str(gt), "--pred", str(pred), "--out", str(out)])
     score.run(args)
     assert json.loads(out.read_text())["latency_s"] is None
 
@@ -94,7 +97,7 @@ def test_asr_json_lists_missing_and_skipped_unknown(tmp_path, capsys):
     argv = ["asr", "--gt", str(tmp_path / "LibriSpeech"), "--subset", "test-clean", "--pred", str(hyp)]
     with pytest.raises(InputError, match=r"hyp.txt: 1 hypothesis utterances not in the ground truth \('9-9-9999'\)"):
         score.run(_parse(argv)[1])
-    _, args = _parse([*argv, "--json", str(out), "--ignore-unknown"])
+    _, args = _parse([*argv, "--out", str(out), "--ignore-unknown"])
     assert score.run(args) == 0
     result = json.loads(out.read_text())
     metrics = score.headline_metrics(result)
@@ -112,7 +115,7 @@ def test_bad_input_raises_input_error_and_writes_nothing(tmp_path):
     ref = tmp_path / "ref.txt"
     ref.write_text("u1 a\n")
     out = tmp_path / "asr.json"
-    _, args = _parse(["asr", "--gt", str(ref), "--pred", str(hyp), "--json", str(out)])
+    _, args = _parse(["asr", "--gt", str(ref), "--pred", str(hyp), "--out", str(out)])
     with pytest.raises(InputError, match=f"{hyp}:2: utterance id 'u1' appears twice"):
         score.run(args)
     assert not out.exists()

@@ -13,7 +13,8 @@ from streammem.cli import main
 from streammem.errors import StreamMemError
 from streammem.tasks import TASKS, common, task_module, verbs_of
 
-PAIRS = [(task, verb) for task in TASKS for verb in verbs_of(task) if verb != "score"]
+SCORED = ("track", "tal", "asr")  # scored by streammem.evaluation.score; other tasks bring their own score verb
+PAIRS = [(task, verb) for task in TASKS for verb in verbs_of(task)] + [(task, "score") for task in SCORED]
 
 
 class _Planned(StreamMemError):
@@ -40,18 +41,25 @@ def planned(monkeypatch):
 
 def _parser(task: str, verb: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
-    getattr(task_module(task), f"add_{verb}_arguments")(parser)
+    if verb == "score" and task in SCORED:
+        from streammem.evaluation import score
+
+        score.add_arguments(parser)
+    else:
+        getattr(task_module(task), f"add_{verb}_arguments")(parser)
     return parser
 
 
 def _argv(task: str, verb: str, existing: Path) -> list[str]:
-    """The verb's command line with an existing file for each required positional argument."""
-    positionals = [a for a in _parser(task, verb)._actions if not a.option_strings and a.nargs is None]
-    return [verb, task, *([str(existing)] * len(positionals))]
+    """The verb's command line with an existing file for each required argument."""
+    actions = _parser(task, verb)._actions
+    positionals = [a for a in actions if not a.option_strings and a.nargs is None]
+    required = [a.option_strings[0] for a in actions if a.option_strings and a.required]
+    return [verb, task, *([str(existing)] * len(positionals)), *(x for o in required for x in (o, str(existing)))]
 
 
 def test_there_are_pairs_to_walk():
-    assert {("track", "run"), ("tal", "eval"), ("asr", "export")} <= set(PAIRS)
+    assert {("track", "run"), ("tal", "eval"), ("asr", "export"), ("asr", "score")} <= set(PAIRS)
 
 
 @pytest.mark.parametrize("task, verb", PAIRS)
@@ -144,3 +152,12 @@ def test_unknown_device_is_one_line(tmp_path, capsys):
     assert main(["bench", "tal", "--device", "tpu", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "--device: 'tpu'" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("task, verb", [(t, v) for t, v in PAIRS if v == "score"])
+def test_score_refuses_to_write_over_its_predictions(task, verb, tmp_path, capsys):
+    pred = tmp_path / "pred.json"
+    pred.write_text("{}")
+    assert main([verb, task, "--gt", str(tmp_path), "--pred", str(pred), "--out", str(pred)]) == 2
+    assert "is an input of this command" in capsys.readouterr().err
+    assert pred.read_text() == "{}"
