@@ -48,7 +48,7 @@ from streammem.data.synthetic_speech import (
     synthesize,
 )
 
-__all__ = ["Segment", "TranslationGrammar", "write_corpus", "write_demo_recording", "SPLITS"]
+__all__ = ["Segment", "TranslationGrammar", "write_corpus", "write_demo_recording", "pronoun_accuracy", "SPLITS"]
 
 SPLITS = ("train", "dev", "tst-COMMON")
 
@@ -252,6 +252,22 @@ def write_demo_recording(path: str | Path, seed: int = 4242) -> tuple[str, str]:
     audio = np.concatenate([a for s in segments for a in (synthesize(s.en.rstrip("."), TEST_VOICES[0], rng, clean=True), pause)])
     sf.write(str(path), audio, SAMPLE_RATE, subtype="PCM_16")
     return " ".join(s.en for s in segments), " ".join(s.de for s in segments)
+
+
+def _pronoun(german: str) -> str:
+    """The pronoun standing for 'it' in a German sentence of this grammar: its last er/sie/es/ihn."""
+    found = [w for w in (w.strip(".,").lower() for w in german.split()) if w in ("er", "sie", "es", "ihn")]
+    return found[-1] if found else ""
+
+
+def pronoun_accuracy(sources: list[str], references: list[str], hypotheses: list[str]) -> tuple[float, int]:
+    """(percent of pronoun segments whose translation has the reference's pronoun, number of such segments):
+    the score of what needs memory. A pronoun segment is one whose English says 'it'."""
+    pairs = [(r, h) for s, r, h in zip(sources, references, hypotheses, strict=True)
+             if "it" in s.lower().rstrip(".").split()]
+    if not pairs:
+        return float("nan"), 0
+    return 100.0 * sum(_pronoun(r) == _pronoun(h) for r, h in pairs) / len(pairs), len(pairs)
 
 
 def main(argv: list[str] | None = None) -> int:

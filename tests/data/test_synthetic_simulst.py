@@ -55,3 +55,12 @@ def test_corpus_is_readable_mustc_with_held_out_sentences(tmp_path):
     assert not {s.source for s in test if "it" not in s.source.split()} & train_sources
     assert len({s.talk for s in test}) == 6
     assert len(segment_audio(test[0])) > 8000
+
+
+def test_pronoun_accuracy_counts_only_pronoun_segments():
+    from streammem.data.synthetic_simulst import pronoun_accuracy
+
+    sources = ["Later it was big.", "The man saw the dog.", "I think that it was old."]
+    references = ["Später war er groß.", "Der Mann sah den Hund.", "Ich denke, dass es alt war."]
+    hypotheses = ["Später war er groß.", "Der Mann sah die Katze.", "Ich denke, dass sie alt war."]
+    assert pronoun_accuracy(sources, references, hypotheses) == (50.0, 2)

@@ -17,36 +17,19 @@ import torch
 
 from streammem.checkpoints import load_metadata, load_weights
 from streammem.data.mustc import read_split
-from streammem.evaluation.functional.simulst import SimulInstance, simulst_scores
+from streammem.data.synthetic_simulst import pronoun_accuracy
+from streammem.evaluation.functional.simulst import simulst_scores
 from streammem.models import build_model
-from streammem.models.amt_simulst.decoding import translate_stream
-from streammem.models.amt_simulst.training import stream_audio
-
-PRONOUNS = {"er", "sie", "es", "ihn"}
+from streammem.models.amt_simulst.decoding import translate_segments
 
 
-def pronoun(text: str) -> str:
-    """The last er/sie/es/ihn of a German sentence ('' if none): the pronoun standing for 'it'."""
-    words = [w.strip(".,").lower() for w in text.split()]
-    found = [w for w in words if w in PRONOUNS]
-    return found[-1] if found else ""
-
-
-def evaluate(model, segments, k: int, shift: bool, context_seconds: float) -> dict:
+def evaluate(model, segments, k: int, shift: bool, context_seconds: float) -> tuple[dict, list]:
     model.wait_k = k
     model.shift_center = model.shift_right = shift
-    instances, right, total = [], 0, 0
-    for i, seg in enumerate(segments):
-        previous = segments[i - 1] if i > 0 and segments[i - 1].talk == seg.talk else None
-        audio, context = stream_audio(seg, previous, model.chunk_samples, context_seconds)
-        out = translate_stream(model, audio[context:context + round(seg.duration * 16000)], audio[:context])
-        instances.append(SimulInstance(out.text, out.delays, out.source_length, seg.target, out.elapsed))
-        if "it" in seg.source.lower().rstrip(".").split():
-            total += 1
-            right += pronoun(out.text) == pronoun(seg.target)
+    instances = translate_segments(model, segments, context_seconds)
     scores = simulst_scores(instances)
-    scores["pronoun_accuracy"] = 100.0 * right / max(total, 1)
-    scores["pronoun_segments"] = total
+    scores["pronoun_accuracy"], scores["pronoun_segments"] = pronoun_accuracy(
+        [s.source for s in segments], [s.target for s in segments], [i.prediction for i in instances])
     return scores, instances
 
 

@@ -54,7 +54,7 @@ class AMTSimulSTConfig:
     max_writes_per_step: int = 8
     target_pieces: int = 10000  # SentencePiece unigram vocabulary (fitted when training starts)
     target_model: str = ""  # the fitted SentencePiece model, base64
-    ctc_weight: float = 0.0  # ST stage; the ASR pre-training stage trains CTC alone
+    ctc_weight: float = 0.0  # auxiliary CTC (English) in the ST stage; the ASR pre-training stage is CTC alone
     label_smoothing: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,9 +64,10 @@ class AMTSimulSTConfig:
 CONFIGS: dict[str, AMTSimulSTConfig] = {
     "paper": AMTSimulSTConfig(),
     "tiny": AMTSimulSTConfig(
-        d_model=96, num_heads=4, ffn_dim=256, encoder_layers=4, decoder_layers=2, subsampling_channels=32,
+        d_model=96, num_heads=4, ffn_dim=256, encoder_layers=4, decoder_layers=2, subsampling_channels=16,
         center_frames=32, left_frames=16, right_frames=16, memory_size=3, pre_decision=4, wait_k=3,
         train_wait_k=(1, 3, 5, 7), max_source_blocks=64, max_target_tokens=40, target_pieces=128, dropout=0.1,
+        ctc_weight=0.3,
     ),
 }
 

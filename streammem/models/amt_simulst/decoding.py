@@ -18,7 +18,7 @@ from torch import Tensor
 
 from streammem.models.amt_simulst.model import AMTSimulST
 
-__all__ = ["TimedWords", "translate_stream", "split_on_pauses", "translate_talk"]
+__all__ = ["TimedWords", "translate_stream", "split_on_pauses", "translate_talk", "translate_segments"]
 
 SAMPLES_PER_MS = 16
 
@@ -127,3 +127,20 @@ def translate_talk(model: AMTSimulST, audio: np.ndarray, context_seconds: float 
         timed = translate_stream(model, signal[start:end], signal[start - keep:start], report)
         out.append(((start, end), timed))
     return out
+
+
+def translate_segments(model: AMTSimulST, segments: list, context_seconds: float = 2.0,
+                       progress: Callable | None = None) -> list:
+    """SimulEval-style instances (:class:`SimulInstance`) for MuST-C segments (:func:`streammem.data.mustc.
+    read_split`), each translated after its talk's audio since the previous segment began, as in training."""
+    from streammem.evaluation.functional.simulst import SimulInstance
+    from streammem.models.amt_simulst.training import stream_audio
+
+    instances = []
+    items = list(enumerate(segments))
+    for i, seg in (progress(items) if progress is not None else items):
+        previous = segments[i - 1] if i > 0 and segments[i - 1].talk == seg.talk else None
+        audio, context = stream_audio(seg, previous, model.chunk_samples, context_seconds)
+        out = translate_stream(model, audio[context:context + round(seg.duration * 16000)], audio[:context])
+        instances.append(SimulInstance(out.text, out.delays, out.source_length, seg.target, out.elapsed))
+    return instances

@@ -12,7 +12,7 @@ whole received prefix on every read, the streaming step encodes each new chunk o
 """
 
 import base64
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
@@ -152,7 +152,7 @@ class _DecoderLayer(nn.Module):
 class AMTSimulST(nn.Module):
     """Augmented Memory Transformer + wait-k decoder; ``forward`` is the streaming step.
 
-    ``step(audio, state, end)``: audio (B, S) of ``chunk_samples`` (the last chunk of a segment may be
+    ``step(audio, state, end)`` (= ``forward``): audio (B, S) of ``chunk_samples`` (the last chunk of a segment may be
     shorter, any multiple of 640 samples), end (B,) bool True on a segment's last chunk. Each call encodes
     the chunk's C frames once as the center of one window, writes one summary per layer, pools complete
     pre-decision blocks, and lets the wait-k policy write target pieces; pieces become words when the next
@@ -389,8 +389,11 @@ class AMTSimulST(nn.Module):
         _, state = self.encode_chunk(audio, state)
         return state
 
-    def forward(self, audio: Tensor, state: AMTSimulSTState, end: Tensor) -> tuple[StepOutput, AMTSimulSTState]:
-        """The streaming step (see the class docstring)."""
+    def forward(self, audio: Tensor, state: AMTSimulSTState, end: Optional[Tensor] = None  # noqa: UP045 - TorchScript
+                ) -> tuple[StepOutput, AMTSimulSTState]:
+        """The streaming step (see the class docstring); ``end`` defaults to False for every row."""
+        if end is None:
+            end = torch.zeros(audio.shape[0], dtype=torch.bool, device=audio.device)
         new, state = self.encode_chunk(audio, state)
         r = self.pre_decision
         B, n = audio.shape[0], new.shape[1]
@@ -442,9 +445,7 @@ class AMTSimulST(nn.Module):
     @torch.jit.unused
     def step(self, audio: Tensor, state: AMTSimulSTState, end: Tensor | None = None
              ) -> tuple[StepOutput, AMTSimulSTState]:
-        """``forward`` with ``end`` defaulting to False for every row."""
-        if end is None:
-            end = torch.zeros(audio.shape[0], dtype=torch.bool, device=audio.device)
+        """The streaming contract's name for ``forward``."""
         return self(audio, state, end)
 
     # ----------------------------------------------------------------- training
@@ -455,12 +456,16 @@ class AMTSimulST(nn.Module):
         return self.frontend(pad_signal(audio, self.frontend.tail))
 
     @torch.jit.unused
-    def translation_logits(self, feats: Tensor, frame_valid: Tensor, start: int, tokens: Tensor, k: int
-                           ) -> Tensor:
-        """Training: encoder over feats (B, T, F) from a context, decoder over the states from frame ``start``
-        (a multiple of C) with the wait-k mask; tokens (B, U) <sos> first -> logits (B, U, V)."""
+    def encode_segment(self, feats: Tensor, frame_valid: Tensor, start: int) -> tuple[Tensor, Tensor]:
+        """Training: the encoder over feats (B, T, F) (a context, then the segment from frame ``start``, a
+        multiple of C) -> the segment's states (B, T', D) and their validity (B, T')."""
         states, valid = self.encode_frames(feats, frame_valid)
-        states, valid = states[:, start // 4:], valid[:, start // 4:]
+        return states[:, start // 4:], valid[:, start // 4:]
+
+    @torch.jit.unused
+    def translation_logits(self, states: Tensor, valid: Tensor, tokens: Tensor, k: int) -> Tensor:
+        """Training: the decoder over a segment's states (B, T, D) with the wait-k mask; tokens (B, U) with
+        <sos> first -> logits (B, U, V)."""
         blocks, block_valid = self.pool_blocks(states, valid)
         n_states = valid.sum(1)
         complete = torch.div(n_states, self.pre_decision, rounding_mode="floor")

@@ -35,7 +35,7 @@ class TrainOptions:
     stage: str = "st"  # "asr" (CTC pre-training of the encoder) or "st"
     minutes: float = 5.0
     max_steps: int = 100000
-    batch_size: int = 16
+    batch_size: int = 12
     lr: float = 2e-3
     warmup: int = 100
     weight_decay: float = 1e-4
@@ -113,22 +113,26 @@ def _padded(ids: list[list[int]], value: int = 0) -> Tensor:
 
 
 def batch_loss(model: AMTSimulST, examples: list[Example], stage: str, k: int, device: torch.device) -> Tensor:
-    """CTC loss on the English transcripts (``asr``) or wait-k cross-entropy on the translations (``st``)."""
+    """CTC loss on the English transcripts (``asr``), or wait-k cross-entropy on the translations (``st``)
+    mixed with that CTC loss by the config's ``ctc_weight``."""
     feats, valid, start = _batch(model, examples)
-    feats, valid = feats.to(device), valid.to(device)
-    if stage == "asr":
-        states, state_valid = model.encode_frames(feats, valid)
-        states, state_valid = states[:, start // 4:], state_valid[:, start // 4:]
+    states, state_valid = model.encode_segment(feats.to(device), valid.to(device), start)
+    ctc = torch.zeros((), device=device)
+    ctc_weight = 1.0 if stage == "asr" else model.config.ctc_weight
+    if ctc_weight > 0:
         targets = [model.source_tokenizer.encode(e.source) for e in examples]
         log_probs = model.ctc(states).log_softmax(-1).transpose(0, 1)
-        return F.ctc_loss(log_probs, _padded(targets).to(device), state_valid.sum(1),
-                          torch.tensor([len(t) for t in targets], device=device), zero_infinity=True)
+        ctc = F.ctc_loss(log_probs, _padded(targets).to(device), state_valid.sum(1),
+                         torch.tensor([len(t) for t in targets], device=device), zero_infinity=True)
+    if stage == "asr":
+        return ctc
     pieces = [model.tokenizer.encode(e.target)[: model.max_tokens - 1] for e in examples]
     inputs = _padded([[model.sos_eos] + p for p in pieces]).to(device)
     outputs = _padded([p + [model.sos_eos] for p in pieces]).to(device)
-    logits = model.translation_logits(feats, valid, start, inputs, k)
-    return F.cross_entropy(logits.flatten(0, 1), outputs.flatten(), ignore_index=0,
-                           label_smoothing=model.config.label_smoothing)
+    logits = model.translation_logits(states, state_valid, inputs, k)
+    translation = F.cross_entropy(logits.flatten(0, 1), outputs.flatten(), ignore_index=0,
+                                  label_smoothing=model.config.label_smoothing)
+    return (1 - ctc_weight) * translation + ctc_weight * ctc
 
 
 def train(model: AMTSimulST, root: str | Path, options: TrainOptions, device: torch.device | str = "cpu",
