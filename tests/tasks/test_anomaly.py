@@ -134,6 +134,7 @@ def test_truncated_image_is_named(trained, tmp_path, capsys):
     assert str(image) in err and "truncated" in err
 
 
+@pytest.mark.slow
 @pytest.mark.export
 def test_export_torchscript_loads_with_torch_alone(trained, tmp_path):
     _, _, weights = trained
