@@ -84,3 +84,19 @@ def test_window_sink_shows_decord_frames_with_sounddevice_loaded(virtual_display
     )
     assert result.returncode == 0, f"exit {result.returncode}: {result.stderr[-2000:]}"
     assert result.stdout.split() == ["frames", "5"]
+
+
+@needs_xvfb
+@pytest.mark.slow
+def test_track_demo_opens_its_live_window_without_crashing(virtual_display, tmp_path):
+    # The only task demo with a live window; before, it died with exit 139 in WindowSink.open.
+    result = subprocess.run(
+        [sys.executable, "-m", "streammem", "demo", "track", "--max-frames", "3", "--threads", "1",
+         "--out", str(tmp_path)],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "DISPLAY": virtual_display},
+    )
+    assert result.returncode == 0, f"exit {result.returncode}: {result.stderr[-2000:]}"
+    assert "tracked 3 frames" in result.stdout + result.stderr
