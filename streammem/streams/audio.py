@@ -136,7 +136,10 @@ class _FfmpegDecoder:
             return None
         command = ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
                    "stream=sample_rate,channels:format=duration", "-of", "json", str(path)]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            return None
         try:
             info = json.loads(result.stdout)
             stream = info["streams"][0]
