@@ -11,8 +11,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from streammem.data._generation import refuse_interrupted
 from streammem.data._text_table import read_text
+from streammem.data.completion import refuse_interrupted
 from streammem.errors import InputError, atomic_output
 
 __all__ = ["read_kaldi_text", "read_librispeech_transcripts", "write_kaldi_text"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from streammem.data._generation import refuse_interrupted
+from streammem.data.completion import refuse_interrupted
 from streammem.data.kaldi_text import read_kaldi_text
 from streammem.errors import InputError
 

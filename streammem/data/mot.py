@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
-from streammem.data._generation import refuse_interrupted
 from streammem.data._text_table import first_bad_row, read_numeric_table, read_text
+from streammem.data.completion import refuse_interrupted
 from streammem.errors import InputError, atomic_output
 
 __all__ = [

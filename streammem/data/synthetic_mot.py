@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from streammem.data._generation import generation
+from streammem.data.completion import generation
 from streammem.errors import atomic_output
 
 __all__ = ["LOOKALIKE_TINTS", "SyntheticMOTConfig", "render_sequence", "write_sequence", "write_split", "write_video"]

@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from streammem.data._generation import generation
+from streammem.data.completion import generation
 
 __all__ = ["SentenceGrammar", "Voice", "TRAIN_VOICES", "TEST_VOICES", "synthesize", "write_corpus", "write_demo_recording"]
 

@@ -23,7 +23,7 @@ import argparse
 import random
 from pathlib import Path
 
-from streammem.data._generation import generation
+from streammem.data.completion import generation
 from streammem.data.synthetic_speech import (
     _ADJ,
     _NOUN,

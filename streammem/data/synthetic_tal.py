@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from streammem.data._generation import generation
+from streammem.data.completion import generation
 from streammem.errors import atomic_output
 
 __all__ = ["SyntheticTALConfig", "generate_synthetic_tal", "synthetic_video"]

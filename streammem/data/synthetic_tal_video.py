@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from streammem.data._generation import generation
+from streammem.data.completion import generation
 from streammem.data.synthetic_tal import CLASSES, SyntheticTALConfig, synthetic_video
 from streammem.errors import atomic_output
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from streammem.data._generation import refuse_interrupted
 from streammem.data._text_table import read_text
+from streammem.data.completion import refuse_interrupted
 from streammem.data.thumos import TemporalAnnotations, read_thumos_json, read_thumos_txt
 from streammem.errors import InputError
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from streammem.errors import InputError, atomic_output
 
-__all__ = ["IN_PROGRESS", "COMPLETE", "generation", "is_complete", "refuse_interrupted"]
+__all__ = ["IN_PROGRESS", "COMPLETE", "generation", "is_complete", "interrupted", "refuse_interrupted"]
 
 IN_PROGRESS = ".streammem-generating"
 COMPLETE = ".streammem-complete"
@@ -44,12 +44,17 @@ def is_complete(root: str | os.PathLike) -> bool:
     return (root / COMPLETE).is_file() and not (root / IN_PROGRESS).exists()
 
 
+def interrupted(root: str | os.PathLike) -> bool:
+    """Whether a generation into ``root`` started and never finished (generate it again before use)."""
+    return (Path(root) / IN_PROGRESS).exists()
+
+
 def refuse_interrupted(path: str | os.PathLike, levels: int = 2) -> None:
     """InputError if ``path`` or one of its ``levels`` parents is a generation that never finished (a split
     folder is read below the corpus root that holds the marker)."""
     path = Path(path)
     for folder in [path, *path.parents][: levels + 1]:
-        if (folder / IN_PROGRESS).exists():
+        if interrupted(folder):
             raise InputError(
                 folder, "its generation was interrupted before it finished: generate it again (or delete it)"
             )

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from streammem.data import synthetic_mot, synthetic_speech, synthetic_tal
-from streammem.data._generation import COMPLETE, IN_PROGRESS, is_complete
+from streammem.data.completion import COMPLETE, IN_PROGRESS, interrupted, is_complete
 from streammem.data.librispeech import read_split
 from streammem.data.mot import find_sequences
 from streammem.data.synthetic_mot import SyntheticMOTConfig, write_split
@@ -38,10 +38,12 @@ def test_interrupted_tracking_split_is_refused_then_regenerated(tmp_path, monkey
         with pytest.raises(KeyboardInterrupt):
             write_split(tmp_path, "val", [1, 2, 3, 4], TINY_MOT)
     assert (tmp_path / "val" / "synth00002").is_dir() and not is_complete(tmp_path / "val")
+    assert interrupted(tmp_path / "val")
     with pytest.raises(InputError, match="val: its generation was interrupted"):
         find_sequences(tmp_path / "val")
     assert write_split(tmp_path, "val", [1, 2, 3, 4], TINY_MOT) == [f"synth0000{i}" for i in range(1, 5)]
-    assert is_complete(tmp_path / "val") and not (tmp_path / "val" / IN_PROGRESS).exists()
+    assert is_complete(tmp_path / "val") and not interrupted(tmp_path / "val")
+    assert not (tmp_path / "val" / IN_PROGRESS).exists()
     assert find_sequences(tmp_path / "val") == [f"synth0000{i}" for i in range(1, 5)]
 
 
