@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from streammem.progress import progress_bar
 from streammem.streams.sinks import Sink, StopStream
 
 __all__ = ["RunSummary", "StreamRunner"]
@@ -88,7 +88,7 @@ class StreamRunner:
         total = None if live else getattr(source, "total", None)
         if max_frames is not None:
             total = max_frames if total is None else min(total, max_frames)
-        bar = tqdm(total=total, unit="frame", disable=not self.progress, dynamic_ncols=True)
+        bar = progress_bar(total, unit="frame", enabled=self.progress)
         tally = _Tally()
         frames = 0
         state = self.initial_state

@@ -8,9 +8,13 @@ failed or interrupted run leaves nothing half-written. A sink ends the run early
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import math
 import os
+import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -103,46 +107,105 @@ def _color(track_id: int) -> tuple[int, int, int]:
     return tuple(int(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0])
 
 
+DISPLAY_WIDTH = 640  # frames narrower than this are enlarged (by a whole factor) before anything is drawn
+
+
+def display_scale(width: int, display_width: int = DISPLAY_WIDTH) -> int:
+    """The whole factor that brings a ``width``-pixel frame to at least ``display_width`` (1 for large frames)."""
+    return max(1, math.ceil(display_width / max(width, 1)))
+
+
 def draw_boxes(
     frame: np.ndarray,
     boxes_xyxy: Any,
     ids: Sequence[int] | Any,
     trails: Mapping[int, Sequence[tuple[float, float]]] | None = None,
+    display_width: int = DISPLAY_WIDTH,
 ) -> np.ndarray:
-    """A copy of the RGB ``frame`` ``(H, W, 3)`` with boxes ``(N, 4)`` (x1, y1, x2, y2 in pixels), their
-    track ``ids`` ``(N,)`` and, if given, each id's trail (past box centers, oldest first)."""
-    canvas = np.ascontiguousarray(frame).copy()
+    """A copy of the RGB ``frame`` ``(H, W, 3)`` with boxes ``(N, 4)`` (x1, y1, x2, y2 in pixels of ``frame``),
+    their track ``ids`` ``(N,)`` and, if given, each id's trail (past box centers, oldest first).
+
+    A frame narrower than ``display_width`` is first enlarged by a whole factor so boxes and labels stay
+    legible; labels are kept inside the frame.
+    """
+    scale = display_scale(frame.shape[1], display_width)
+    canvas = np.ascontiguousarray(frame)
+    canvas = cv2.resize(canvas, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST) if scale > 1 else canvas.copy()
+    height, width = canvas.shape[:2]
     for track_id, points in (trails or {}).items():
         if len(points) > 1:
-            polyline = np.round(np.asarray(points, dtype=np.float64)).astype(np.int32).reshape(-1, 1, 2)
+            polyline = np.round(scale * np.asarray(points, dtype=np.float64)).astype(np.int32).reshape(-1, 1, 2)
             cv2.polylines(canvas, [polyline], False, _color(int(track_id)), 2, cv2.LINE_AA)
     for box, track_id in zip(
         _numpy(boxes_xyxy).reshape(-1, 4), _numpy(ids).reshape(-1).tolist(), strict=True
     ):
-        x1, y1, x2, y2 = (int(round(v)) for v in box)
+        x1, y1, x2, y2 = (int(round(scale * v)) for v in box)
         color = _color(int(track_id))
         cv2.rectangle(canvas, (x1, y1), (x2, y2), color, 2)
-        cv2.putText(
-            canvas,
-            str(int(track_id)),
-            (x1, max(y1 - 4, 10)),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.5,
-            color,
-            1,
-            cv2.LINE_AA,
-        )
+        label = str(int(track_id))
+        (text_w, text_h), baseline = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 2)
+        x = min(max(x1, 0), max(width - text_w - 1, 0))  # inside the frame, even for boxes cut by its edge
+        y = y1 - 4 if y1 - 4 - text_h >= 0 else min(max(y1, 0) + text_h + 4, height - baseline - 1)
+        cv2.putText(canvas, label, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.6, color, 2, cv2.LINE_AA)
     return canvas
 
 
 _FOURCC = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "FFV1"}
 
 
+@functools.cache
+def h264_encoder() -> str | None:
+    """The ``ffmpeg`` program when it has the libx264 encoder, else None.
+
+    The pip-installed OpenCV has no H.264 encoder, and mp4v files do not play in browsers; ffmpeg is already a
+    system dependency (setup.sh installs it), so annotated ``.mp4`` files are encoded by piping frames to it.
+    """
+    program = shutil.which("ffmpeg")
+    if program is None:
+        return None
+    try:
+        listed = subprocess.run([program, "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return program if " libx264 " in listed.stdout else None
+
+
+class _FFmpegH264Writer:
+    """Raw RGB frames piped to ``ffmpeg -c:v libx264 -pix_fmt yuv420p`` (browser-playable, ``+faststart``)."""
+
+    def __init__(self, program: str, path: Path, fps: float, width: int, height: int) -> None:
+        command = [
+            program, "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+            "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "-",
+            "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",  # yuv420p needs even sides
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+            "-movflags", "+faststart", "-f", "mp4", str(path),
+        ]
+        self.size = (width, height)
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def write(self, rgb: np.ndarray) -> None:
+        if (rgb.shape[1], rgb.shape[0]) != self.size:
+            rgb = cv2.resize(rgb, self.size)
+        self.process.stdin.write(np.ascontiguousarray(rgb, dtype=np.uint8).tobytes())
+
+    def release(self) -> bool:
+        """Finish the file; True when ffmpeg succeeded."""
+        self.process.stdin.close()
+        error = self.process.stderr.read().decode(errors="replace").strip()
+        if self.process.wait() != 0:
+            log.warning("ffmpeg could not encode the video: %s", error.splitlines()[-1] if error else "unknown error")
+            return False
+        return True
+
+
 class AnnotatedVideoSink:
     """Write ``draw_fn(frame, output)`` (an RGB frame) for every step into a video file at ``fps``.
 
-    The codec follows the extension: ``.mp4`` (mp4v), ``.avi`` (MJPG), ``.mkv`` (FFV1, lossless). The frame
-    size is taken from the first frame. Without ``draw_fn`` the payload frame is written as is.
+    ``.mp4`` is H.264 (yuv420p, plays in browsers) through ffmpeg's libx264; where no such encoder exists it
+    falls back to OpenCV's MPEG-4 Part 2 (mp4v) and says so. ``.avi`` is MJPG and ``.mkv`` FFV1 (lossless),
+    through OpenCV. The frame size is taken from the first frame. Without ``draw_fn`` the payload frame is
+    written as is.
     """
 
     def __init__(
@@ -158,27 +221,44 @@ class AnnotatedVideoSink:
         self.draw_fn = draw_fn
         self._file = _AtomicFile(self.path)
         self._tmp: Path | None = None
-        self._writer: cv2.VideoWriter | None = None
+        self._writer: cv2.VideoWriter | _FFmpegH264Writer | None = None
+        self.codec = ""
         self.frames = 0
 
     def open(self) -> None:
         self._tmp = self._file.open()
         self.frames = 0
 
+    def _open_writer(self, width: int, height: int) -> None:
+        suffix = self.path.suffix.lower()
+        program = h264_encoder() if suffix == ".mp4" else None
+        if program is not None:
+            self._writer, self.codec = _FFmpegH264Writer(program, self._tmp, self.fps, width, height), "h264"
+            return
+        if suffix == ".mp4":
+            log.warning("%s: no H.264 encoder (ffmpeg with libx264) found; writing MPEG-4 Part 2 (mp4v), which "
+                        "browsers do not play", self.path)
+        self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*_FOURCC[suffix]), self.fps,
+                                       (width, height))
+        self.codec = _FOURCC[suffix]
+        if not self._writer.isOpened():
+            raise StreamMemError(f"{self.path}: OpenCV cannot write this video format")
+
     def write(self, timestamp: float, payload: Any, output: Any) -> None:
         frame = payload if self.draw_fn is None else self.draw_fn(payload, output)
         frame = np.ascontiguousarray(frame, dtype=np.uint8)
         if self._writer is None:
-            fourcc = cv2.VideoWriter_fourcc(*_FOURCC[self.path.suffix.lower()])
-            self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, (frame.shape[1], frame.shape[0]))
-            if not self._writer.isOpened():
-                raise StreamMemError(f"{self.path}: OpenCV cannot write this video format")
-        self._writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+            self._open_writer(frame.shape[1], frame.shape[0])
+        if isinstance(self._writer, _FFmpegH264Writer):
+            self._writer.write(frame)
+        else:
+            self._writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         self.frames += 1
 
     def close(self, success: bool) -> None:
         if self._writer is not None:
-            self._writer.release()
+            encoded = self._writer.release()
+            success = success and encoded is not False
             self._writer = None
         if success and self.frames == 0:
             log.warning("%s: no frames were written; no video saved", self.path)

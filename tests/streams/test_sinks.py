@@ -93,15 +93,55 @@ def test_video_sink_rejects_an_unknown_extension(tmp_path):
 
 
 def test_draw_boxes_draws_on_a_copy_with_a_stable_color_per_id():
-    frame = np.zeros((40, 60, 3), np.uint8)
-    trails = {3: [(5.0, 35.0), (55.0, 35.0)]}
-    drawn = draw_boxes(frame, np.array([[10, 10, 30, 30]]), np.array([3]), trails=trails)
+    frame = np.zeros((70, 60, 3), np.uint8)
+    trails = {3: [(5.0, 60.0), (55.0, 60.0)]}
+    drawn = draw_boxes(frame, np.array([[10, 25, 30, 45]]), np.array([3]), trails=trails, display_width=0)
     assert frame.max() == 0  # the input is untouched
-    color = drawn[20, 10]  # on the left edge of the box
-    assert color.max() > 0 and drawn[20, 20].max() == 0  # edge drawn, inside empty
-    np.testing.assert_array_equal(drawn[35, 30], color)  # the trail has the id's color
-    other = draw_boxes(frame, np.array([[10, 10, 30, 30]]), np.array([4]))
-    assert not np.array_equal(other[20, 10], color)
+    color = drawn[35, 10]  # on the left edge of the box
+    assert color.max() > 0 and drawn[35, 20].max() == 0  # edge drawn, inside empty (the label sits above)
+    np.testing.assert_array_equal(drawn[60, 30], color)  # the trail has the id's color
+    other = draw_boxes(frame, np.array([[10, 25, 30, 45]]), np.array([4]), display_width=0)
+    assert not np.array_equal(other[35, 10], color)
+
+
+def test_draw_boxes_enlarges_small_frames_and_keeps_labels_inside():
+    frame = np.zeros((120, 160, 3), np.uint8)
+    drawn = draw_boxes(frame, np.array([[158, 50, 200, 80]]), np.array([77]))  # cut by the right edge
+    assert drawn.shape == (480, 640, 3)  # 160 px wide -> x4, a whole factor
+    assert drawn[260, 632].max() > 0  # the box's left edge, at 4x its coordinate
+    label = np.where(drawn[150:199].max(axis=(0, 2)) > 0)[0]  # above the box: the label alone
+    assert label.size and label.min() < 632 and label.max() < 640  # pulled left so all of it shows
+    assert draw_boxes(np.zeros((480, 800, 3), np.uint8), np.zeros((0, 4)), np.zeros(0)).shape == (480, 800, 3)
+
+
+def _codec(path):
+    import subprocess
+
+    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                            "stream=codec_name,width,height,pix_fmt", "-of", "csv=p=0", str(path)],
+                           capture_output=True, text=True, check=True)
+    return probe.stdout.strip().split(",")
+
+
+@pytest.mark.skipif(sinks_module.h264_encoder() is None, reason="no ffmpeg with libx264 here")
+def test_mp4_is_h264_yuv420p_with_even_sides(tmp_path):
+    sink = AnnotatedVideoSink(tmp_path / "a.mp4", fps=10)
+    sink.open()
+    for t in range(5):
+        sink.write(t / 10, np.full((33, 51, 3), 40 * t, np.uint8), None)
+    sink.close(success=True)
+    assert _codec(tmp_path / "a.mp4") == ["h264", "52", "34", "yuv420p"]
+    assert sink.codec == "h264"
+
+
+def test_mp4_falls_back_to_mp4v_and_says_so(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(sinks_module, "h264_encoder", lambda: None)
+    sink = AnnotatedVideoSink(tmp_path / "b.mp4", fps=10)
+    sink.open()
+    sink.write(0.0, np.zeros((32, 48, 3), np.uint8), None)
+    sink.close(success=True)
+    assert sink.codec == "mp4v" and (tmp_path / "b.mp4").stat().st_size > 0
+    assert "no H.264 encoder" in caplog.text
 
 
 def test_has_display_follows_the_display_variable(monkeypatch):
