@@ -1,0 +1,393 @@
+"""Task ``simulst``: simultaneous English->German speech translation with the Augmented Memory Transformer.
+
+Verbs: ``demo`` (translate a bundled talk or the microphone, words printed as they are emitted), ``run`` (any
+audio file), ``eval`` (BLEU and SimulEval latencies on a MuST-C-layout split, per wait-k, with and without
+Shiftable Context), ``train`` (ASR pre-training then ST), ``export`` (TorchScript streaming step), ``bench``
+(per-chunk encoder cost, incremental vs re-encoding the prefix). ``streammem score`` scores SimulEval logs.
+Heavy imports stay inside the functions so ``streammem --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from streammem.tasks import training_command
+from streammem.tasks.common import (
+    add_common_arguments,
+    add_export_options,
+    config_errors,
+    int_at_least,
+    positive_float,
+    positive_int,
+    resolve_weights,
+    start,
+    start_export,
+    train_config,
+)
+
+__all__ = [
+    "add_train_arguments", "train",
+    "add_eval_arguments", "eval",
+    "add_run_arguments", "run",
+    "add_demo_arguments", "demo",
+    "add_export_arguments", "export",
+    "add_bench_arguments", "bench",
+]
+
+MODEL = "amt_simulst"
+DEFAULT_DATA = Path("runs/synth_simulst")
+SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "samples" / "simulst_talk.wav"
+
+
+def _load_model(weights: str | Path | None):
+    """The shipped (or given) checkpoint, built from the config stored beside it, in eval mode."""
+    from streammem.checkpoints import load_metadata, load_weights, stored_config_errors
+    from streammem.models import build_model
+
+    path = resolve_weights(weights, MODEL)
+    meta = load_metadata(path)
+    with stored_config_errors(path):
+        model = build_model(MODEL, meta["config"])
+    load_weights(model, path, expect_model=MODEL)
+    return model.eval()
+
+
+def _add_policy_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wait-k", type=positive_int, default=None,
+                        help="lag of the policy in pre-decision blocks (default: the model's)")
+    parser.add_argument("--no-shift", action="store_true", help="turn Shiftable Context off (windows at inference "
+                        "then lack the right context and a full center, as in the plain AMT)")
+
+
+def _set_policy(model, wait_k: int | None, no_shift: bool) -> None:
+    if wait_k is not None:
+        model.wait_k = wait_k
+    model.shift_center = model.shift_right = not no_shift
+
+
+# ---------------------------------------------------------------------------------------------- train
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="MuST-C-layout corpus root (en-de/data/train/...); the synthetic corpus is written "
+                        "there when missing")
+    parser.add_argument("--stage", choices=("both", "asr", "st"), default="both",
+                        help="asr: CTC pre-training of the encoder; st: translation from --init; both: asr then st")
+    parser.add_argument("--init", type=Path, default=None, help="weights to start from (an asr-stage checkpoint "
+                        "for --stage st; its stored config wins over --config)")
+    parser.add_argument("--asr-minutes", type=positive_float, default=4.0, help="wall-clock budget of the asr stage")
+    parser.add_argument("--st-minutes", type=positive_float, default=18.0, help="wall-clock budget of the st stage")
+    parser.add_argument("--max-steps", type=positive_int, default=100000, help="per stage")
+    parser.add_argument("--batch-size", type=positive_int, default=12)
+    parser.add_argument("--lr", type=positive_float, default=2e-3)
+    add_common_arguments(parser, "train", threads=1, out_help="output folder (default runs/simulst/train/"
+                         "amt_simulst_<config>/), or the weights file itself (.safetensors)")
+
+
+def train(args: argparse.Namespace) -> int:
+    """ASR pre-training and/or ST training with periodic checkpoints; the asr stage's weights are kept beside
+    the final ones as ``<name>_asr.safetensors``."""
+    from streammem.checkpoints import load_metadata, load_weights, save_checkpoint
+    from streammem.data.synthetic_simulst import write_corpus
+    from streammem.errors import InputError
+    from streammem.models import build_model
+    from streammem.models.amt_simulst import CONFIGS
+    from streammem.models.amt_simulst.training import TrainOptions
+    from streammem.models.amt_simulst.training import train as run_training
+
+    name = f"{MODEL}_{Path(args.config).stem}"
+    run = start(args, task="simulst", verb="train", stem=name, inputs=[args.data, args.init],
+                main_suffixes=(".safetensors",))
+    out = run.outputs.main or run.path(f"{name}.safetensors")
+    asr_out = out.with_name(f"{out.stem}_asr.safetensors")
+    if args.stage == "st" and args.init is None:
+        raise InputError("--init", "--stage st starts from an asr-stage checkpoint; give it with --init")
+    if not (args.data / "en-de" / "data" / "train").is_dir():
+        print(f"{args.data}/en-de/data/train not found: writing the synthetic corpus there (seed {args.seed})")
+        write_corpus(args.data, seed=args.seed)
+    if args.init is not None:
+        if not args.init.is_file():
+            raise InputError(args.init, "weights to start from not found")
+        with config_errors("train simulst --init"):
+            model = build_model(MODEL, load_metadata(args.init)["config"])
+        load_weights(model, args.init, expect_model=MODEL)
+    else:
+        with config_errors("train simulst"):
+            model = build_model(MODEL, train_config(CONFIGS, args.config, args.set))
+    command = training_command("simulst")
+    stages = ("asr", "st") if args.stage == "both" else (args.stage,)
+    for stage in stages:
+        path = asr_out if stage == "asr" and len(stages) == 2 else out
+        options = TrainOptions(stage=stage, minutes=args.asr_minutes if stage == "asr" else args.st_minutes,
+                               max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+
+        def checkpoint(m, step: int, path: Path = path, stage: str = stage) -> None:
+            save_checkpoint(path, m, model_name=MODEL, config=m.config.to_dict(), training_command=command,
+                            data_seed=args.seed, metrics={"stage": stage, "steps": step})
+
+        stats = run_training(model, args.data, options, device=run.device, checkpoint=checkpoint)
+        print(f"{stage}: trained {stats['steps']} steps, loss {stats['loss']:.3f}", flush=True)
+        run.record(path)
+        run.record(path.with_suffix(".json"))
+    return run.finish()
+
+
+# ---------------------------------------------------------------------------------------------- eval
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="MuST-C-layout corpus root")
+    parser.add_argument("--split", default="tst-COMMON")
+    parser.add_argument("--k", type=positive_int, nargs="+", default=None,
+                        help="wait-k lags to evaluate (default: the model's)")
+    parser.add_argument("--shift", choices=("on", "off", "both"), default="on", help="Shiftable Context")
+    parser.add_argument("--limit", type=positive_int, default=None, help="only the first N segments")
+    parser.add_argument("--context-seconds", type=positive_float, default=2.0,
+                        help="talk audio heard before each segment (the model's training context)")
+    add_common_arguments(parser, "eval", threads=1, out_help="output folder for metrics.json and one SimulEval "
+                         "instances log per setting (default runs/simulst/eval/<corpus>_<split>/), or the JSON file")
+
+
+def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
+    """BLEU, AL, LAAL, DAL, AP and their computation-aware variants per (k, Shiftable Context) setting, and the
+    pronoun accuracy on the synthetic corpus's pronoun segments."""
+    import json
+
+    from streammem.data.mustc import read_split
+    from streammem.data.synthetic_simulst import pronoun_accuracy
+    from streammem.evaluation.functional.simulst import simulst_scores
+    from streammem.models.amt_simulst.decoding import translate_segments
+    from streammem.progress import progress
+
+    job = start(args, task="simulst", verb="eval", stem=f"{args.data.resolve().name}_{args.split}", inputs=[args.data])
+    segments = read_split(args.data, args.split)[: args.limit]
+    model = _load_model(args.weights).to(job.device)
+    results = []
+    for shift in {"on": (True,), "off": (False,), "both": (True, False)}[args.shift]:
+        for k in args.k or [model.wait_k]:
+            _set_policy(model, k, not shift)
+            instances = translate_segments(model, segments, args.context_seconds, lambda items, k=k, s=shift: progress(
+                items, total=len(items), desc=f"eval simulst k={k} shift={'on' if s else 'off'}", unit="seg"))
+            scores = simulst_scores(instances)
+            scores["pronoun_accuracy"], scores["pronoun_segments"] = pronoun_accuracy(
+                [s.source for s in segments], [s.target for s in segments], [i.prediction for i in instances])
+            row = {"wait_k": k, "shiftable_context": shift, **scores}
+            results.append(row)
+            print(f"k={k} shift={'on ' if shift else 'off'} BLEU {scores['BLEU']:6.2f}  AL {scores['AL']:7.1f} ms  "
+                  f"LAAL {scores['LAAL']:7.1f}  AL_CA {scores.get('AL_CA', float('nan')):7.1f}  "
+                  f"pronouns {scores['pronoun_accuracy']:5.1f} %", flush=True)
+            log = job.path(f"instances_k{k}_{'sc' if shift else 'nosc'}.log")
+            log.write_text("".join(json.dumps({"index": i, "prediction": ins.prediction, "delays": ins.delays,
+                                               "elapsed": ins.elapsed, "source_length": ins.source_length,
+                                               "reference": ins.reference}) + "\n" for i, ins in enumerate(instances)))
+            job.record(log)
+    job.write_json(job.outputs.main.name if job.outputs.main else "metrics.json",
+                   {"weights": str(resolve_weights(args.weights, MODEL)), "split": args.split,
+                    "latency": "SimulEval 1.1 (|Y| = reference words), ms of source audio", "results": results})
+    return job.finish()
+
+
+# ---------------------------------------------------------------------------------------------- run / demo
+def _translate(model, audio, show) -> dict:
+    """Translate a recording segment by segment, calling ``show(words, t)`` as words are emitted."""
+    from streammem.models.amt_simulst.decoding import translate_talk
+
+    segments = translate_talk(model, audio, on_words=show)
+    return {
+        "translation": " ".join(t.text for _, t in segments),
+        "segments": [{"start": round(a / 16000, 3), "end": round(b / 16000, 3), "text": t.text,
+                      "words": [{"word": w, "emitted_at": round(a / 16000 + d / 1000, 3)}
+                                for w, d in zip(t.words, t.delays, strict=True)]} for (a, b), t in segments],
+        "audio_seconds": len(audio) / 16000, "wait_k": model.wait_k, "shiftable_context": model.shift_center,
+    }
+
+
+def _print_words(words: list[str], at: float) -> None:
+    print(f"[{at:6.2f} s] {' '.join(words)}", flush=True)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="English speech: wav, flac, ogg, mp3 ...; any rate, any channel count")
+    _add_policy_arguments(parser)
+    add_common_arguments(parser, "run", threads=1, out_help="output folder for translation.json (default "
+                         "runs/simulst/run/<file>/), or the JSON file itself")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Translate a file (split into segments at pauses), print the words as emitted, write them with times."""
+    from streammem.streams.audio import load_audio_file
+
+    job = start(args, task="simulst", verb="run", stem=str(args.file), inputs=[args.file])
+    model = _load_model(args.weights).to(job.device)
+    _set_policy(model, args.wait_k, args.no_shift)
+    result = _translate(model, load_audio_file(args.file), _print_words)
+    job.write_json(job.outputs.main.name if job.outputs.main else "translation.json",
+                   {"source": str(args.file), **result})
+    return job.finish()
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", default=str(SAMPLE_AUDIO),
+                        help="audio file, or 'mic' / 'mic:<device>' to record --seconds from a microphone "
+                        "(default: the bundled English talk)")
+    parser.add_argument("--seconds", type=positive_float, default=8.0, help="microphone recording length")
+    _add_policy_arguments(parser)
+    add_common_arguments(parser, "demo", threads=1, out_help="output folder for translation.json and emissions.png "
+                         "(default runs/simulst/demo/<source>/)")
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Print German words as they are emitted with their emission times; write them as JSON and a picture of the
+    source waveform with each word at its emission time."""
+    import numpy as np
+
+    from streammem.streams.audio import load_audio_file
+
+    is_mic = str(args.source).startswith("mic")
+    job = start(args, task="simulst", verb="demo", stem=str(args.source), inputs=[] if is_mic else [args.source])
+    model = _load_model(args.weights).to(job.device)
+    _set_policy(model, args.wait_k, args.no_shift)
+    if is_mic:
+        from streammem.streams.sources import open_source
+
+        print(f"recording {args.seconds:g} s ...", flush=True)
+        source = open_source(str(args.source), kind="audio", chunk_seconds=0.32, duration=args.seconds)
+        audio = np.concatenate([np.asarray(chunk, np.float32) for _, chunk in source] or [np.zeros(0, np.float32)])
+    else:
+        audio = load_audio_file(args.source)
+    result = _translate(model, audio, _print_words)
+    reference = Path(args.source).with_suffix(".de")
+    if not is_mic and reference.is_file():
+        result["reference"] = " ".join(reference.read_text(encoding="utf-8").split())
+        print(f"reference: {result['reference']}")
+    job.write_json("translation.json", {"source": str(args.source), **result})
+    picture = job.path("emissions.png")
+    _plot_emissions(audio, result, picture)
+    job.record(picture)
+    return job.finish()
+
+
+def _plot_emissions(audio, result: dict, path: Path) -> None:
+    """The source waveform with each emitted word placed at its emission time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    t = np.arange(len(audio)) / 16000
+    fig, ax = plt.subplots(figsize=(max(8.0, len(audio) / 16000 * 1.6), 3.2))
+    ax.plot(t, audio, lw=0.4, color="0.55")
+    for seg in result["segments"]:
+        ax.axvspan(seg["start"], seg["end"], color="tab:blue", alpha=0.06)
+        for i, w in enumerate(seg["words"]):
+            ax.axvline(w["emitted_at"], color="tab:red", lw=0.6, alpha=0.6)
+            ax.text(w["emitted_at"], 0.95 - 0.12 * (i % 6), w["word"], transform=ax.get_xaxis_transform(),
+                    fontsize=8, color="tab:red", ha="left", va="top")
+    ax.set_xlabel("source time (s): a word is drawn where it was emitted")
+    ax.set_yticks([])
+    ax.set_xlim(0, max(t[-1] if len(t) else 1.0, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------- export
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    add_export_options(parser, threads=1)
+    parser.add_argument("--check-chunks", type=int_at_least(2), default=8, help="eager-vs-exported parity over this "
+                        "many chunks")
+
+
+def export(args: argparse.Namespace) -> int:
+    """Export the streaming step (``forward``; TorchScript also carries ``initial_state``, ``start_segment``,
+    ``listen`` and the target vocabulary) and check it against eager over a stream of chunks."""
+    import torch
+
+    from streammem.export import export_step
+
+    job, path = start_export(args, task="simulst", model=MODEL)
+    model = _load_model(args.weights)
+    gen = torch.Generator().manual_seed(0)
+    chunks = [0.1 * torch.randn(1, model.chunk_samples, generator=gen) for _ in range(args.check_chunks)]
+    diff = export_step(args.format, model, chunks, model.initial_state(1), path)
+    print(f"chunk {model.chunk_samples} samples = {model.chunk_samples / 16000:.2f} s; max |eager - exported| over "
+          f"{args.check_chunks} chunks: {diff:.2e}")
+    job.record(path)
+    return job.finish()
+
+
+# ---------------------------------------------------------------------------------------------- bench
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="tiny", help="model config (random weights)")
+    parser.add_argument("--chunks", type=int_at_least(110), default=10000,
+                        help="stream length in chunks for the incremental encoder (latency at chunk 100 vs the end)")
+    parser.add_argument("--prefixes", default="10,100,1000",
+                        help="prefix lengths (chunks) at which re-encoding the whole prefix is timed")
+    add_common_arguments(parser, "bench", threads=2, out_help="output folder for bench.json (default "
+                         "runs/simulst/bench/<config>/), or the JSON file itself")
+
+
+def benchmark(config: str, chunks: int, prefixes: list[int]) -> dict:
+    """Per-chunk encoder latency of the incremental step at chunk 100 and at the end of a ``chunks``-long stream,
+    and of the reference agent's approach (re-encode the whole received prefix on every read) at ``prefixes``;
+    then AL_CA minus AL of the full step on the bundled talk (the shipped weights for ``tiny``, so that words are
+    emitted; random weights otherwise)."""
+    import time
+
+    import numpy as np
+    import torch
+
+    from streammem.evaluation.functional.simulst import SimulInstance, instance_latency
+    from streammem.models import build_model, weights_path
+    from streammem.models.amt_simulst.decoding import translate_talk
+
+    shipped = config == "tiny" and weights_path(MODEL, "tiny").is_file()
+    model = _load_model(None) if shipped else build_model(MODEL, config).eval()
+    gen = torch.Generator().manual_seed(0)
+    audio = [0.1 * torch.randn(1, model.chunk_samples, generator=gen) for _ in range(8)]
+    state = model.initial_state(1)
+    times = []
+    for i in range(chunks):
+        began = time.perf_counter()
+        _, state = model.encode_chunk(audio[i % 8], state)
+        times.append(time.perf_counter() - began)
+    reencode = {}
+    for n in prefixes:
+        began = time.perf_counter()
+        fresh = model.initial_state(1)
+        for i in range(n):
+            _, fresh = model.encode_chunk(audio[i % 8], fresh)
+        reencode[f"reencode_ms_prefix{n}"] = 1000 * (time.perf_counter() - began)
+    from streammem.streams.audio import load_audio_file
+
+    talk = load_audio_file(SAMPLE_AUDIO)
+    references = SAMPLE_AUDIO.with_suffix(".de").read_text(encoding="utf-8").splitlines()
+    gaps = []
+    for ((a, b), timed), ref in zip(translate_talk(model, talk), references, strict=False):
+        if timed.delays:
+            lat = instance_latency(SimulInstance(timed.text, timed.delays, (b - a) / 16, ref, timed.elapsed))
+            gaps.append(lat["AL_CA"] - lat["AL"])
+    return {
+        "config": config, "chunk_seconds": model.chunk_samples / 16000,
+        "encoder_ms_chunk100": 1000 * float(np.median(times[90:110])),
+        "encoder_ms_last": 1000 * float(np.median(times[-20:])), "chunks": chunks, **reencode,
+        "al_ca_minus_al_ms": float(np.mean(gaps)) if gaps else None,
+        "state_numel": sum(t.numel() for t in state),
+    }
+
+
+def bench(args: argparse.Namespace) -> int:
+    """Print and write the speed table."""
+    from streammem.errors import InputError
+
+    job = start(args, task="simulst", verb="bench", stem=args.config)
+    try:
+        prefixes = [int(p) for p in args.prefixes.split(",") if p.strip()]
+    except ValueError:
+        raise InputError("--prefixes", f"expected comma-separated chunk counts, got {args.prefixes!r}") from None
+    import torch
+
+    with torch.no_grad():
+        result = benchmark(args.config, args.chunks, prefixes)
+    print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()))
+    job.write_json(job.outputs.main.name if job.outputs.main else "bench.json", {"threads": args.threads, **result})
+    return job.finish()
