@@ -14,6 +14,7 @@ from pathlib import Path
 
 from streammem import __version__
 from streammem.errors import StreamMemError
+from streammem.signals import exit_status, interruption_message, sigterm_as_interrupt
 from streammem.tasks import TASKS, task_module, verbs_of
 
 __all__ = ["main", "build_parser"]
@@ -151,15 +152,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as done:  # --help, or a usage error argparse already printed in one line
         return int(done.code or 0)
     try:
-        with _autograd_for(args.verb):
+        with sigterm_as_interrupt(), _autograd_for(args.verb):
             return int(args.func(args) or 0)
     except StreamMemError as err:
         print(f"streammem: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("streammem: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: partial outputs were removed on the way out
+        print(f"streammem: {interruption_message(stop)}", file=sys.stderr)
+        return exit_status(stop)
     finally:
+        from streammem.tasks.common import close_logs
+
+        close_logs()
         if "torch" in sys.modules:  # only a verb that imported torch can have joined a process group
             from streammem import distributed
 

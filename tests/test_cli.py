@@ -39,3 +39,20 @@ def test_training_command_records_the_arguments_quoted(monkeypatch):
     assert training_command("asr") == "streammem train asr --out 'a b.safetensors'"
     monkeypatch.setattr("sys.argv", ["streammem", "train", "tal"])
     assert training_command("tal") == "streammem train tal"
+
+
+def test_sigterm_stops_a_verb_with_143_one_line_and_no_partial_output(tmp_path):
+    import os
+    import signal
+    import time
+
+    out = tmp_path / "bench"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "streammem", "bench", "tal", "--steps", "1000000", "--threads", "1",
+                             "--out", str(out)], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    time.sleep(8)  # past start-up, inside the stream loop
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    assert err.strip().splitlines()[-1] == "streammem: terminated (SIGTERM): finished outputs kept, partial outputs removed"
+    assert not out.exists() or not list(out.iterdir())

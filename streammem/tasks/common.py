@@ -53,6 +53,7 @@ __all__ = [
     "Run",
     "add_common_arguments",
     "add_export_options",
+    "close_logs",
     "config_errors",
     "json_safe",
     "positive_int",
@@ -249,6 +250,9 @@ class Outputs:
         where = target.resolve()
         if where in self.inputs:
             raise InputError(target, "is an input of this command; refusing to overwrite it (choose another --out)")
+        if where.exists() and any(_inside(where, i) for i in self.inputs if i.is_dir()):
+            raise InputError(target, "is a file of an input folder of this command; refusing to overwrite it (choose "
+                             "another --out)")
         if _inside(where, PACKAGE_DIR):
             raise InputError(target, "refusing to write inside the streammem package; choose another --out")
         if where.is_dir():
@@ -351,7 +355,49 @@ def start(args: argparse.Namespace, *, task: str, verb: str, stem: str, inputs: 
     weights = getattr(args, "weights", None)
     all_inputs = [*inputs, weights] + ([_sidecar(weights)] if weights else [])
     outputs = Outputs.plan(task, verb, stem, getattr(args, "out", None), all_inputs, main_suffixes)
-    return Run(device=device, outputs=outputs)
+    run = Run(device=device, outputs=outputs)
+    if verb == "train" and run.is_main:
+        _log_to(run.record(outputs.path("train.log")))
+    return run
+
+
+class _Tee:
+    """A text stream that also copies everything to a log file (whole lines: progress bars go line by line)."""
+
+    def __init__(self, stream, log) -> None:
+        self.stream, self.log = stream, log
+
+    def write(self, text: str) -> int:
+        self.log.write(text)
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+        self.log.flush()
+
+    def isatty(self) -> bool:  # progress bars print plain lines, so the log holds no carriage-return redraws
+        return False
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+_LOGS: list[tuple[Any, Any, Any]] = []  # (log file, stdout, stderr) to restore
+
+
+def _log_to(path: Path) -> None:
+    """Copy this process's stdout and stderr into ``path`` (a training run's log) until :func:`close_logs`."""
+    log = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - closed by close_logs
+    _LOGS.append((log, sys.stdout, sys.stderr))
+    sys.stdout, sys.stderr = _Tee(sys.stdout, log), _Tee(sys.stderr, log)
+
+
+def close_logs() -> None:
+    """Stop copying output to log files and close them (the CLI calls this when a verb ends)."""
+    while _LOGS:
+        log, stdout, stderr = _LOGS.pop()
+        sys.stdout, sys.stderr = stdout, stderr
+        log.close()
 
 
 def start_score(args: argparse.Namespace, *, task: str) -> Run:

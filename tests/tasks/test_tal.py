@@ -26,6 +26,8 @@ def test_train_writes_weights_with_classes(trained):
     meta = json.loads(weights.with_suffix(".json").read_text())
     assert meta["model"] == "matr" and meta["metrics"]["classes"][:2] == ["Pitch", "Dive"]
     assert "mAP_avg" in meta["metrics"]["held_out"]
+    log = (weights.parent / "train.log").read_text()
+    assert "config (tiny): " in log and "\r" not in log  # the resolved config, then plain progress lines
 
 
 def test_train_resume_keeps_start_weights_as_candidate(trained, capsys):
