@@ -407,7 +407,6 @@ class AMTSimulST(nn.Module):
         state_valid = torch.arange(self.max_states, device=audio.device).unsqueeze(0) < held.unsqueeze(1)
         blocks, block_valid = self.pool_blocks(states, state_valid)
         nb = blocks.shape[1]
-        block_index = torch.arange(nb, device=audio.device).unsqueeze(0)
         complete = torch.div(held, r, rounding_mode="floor")
         total = torch.where(end, torch.div(held + r - 1, r, rounding_mode="floor"), complete)
         tokens, written, ended = state.tokens, state.written, state.ended
@@ -416,11 +415,10 @@ class AMTSimulST(nn.Module):
             can = ~ended & (written < self.max_tokens) & ((written + self.wait_k <= complete) | end)
             if not bool(can.any()):
                 break
-            need = written + self.wait_k
-            limit = torch.where(need <= complete, need, total)
-            allowed = (block_index < limit.unsqueeze(1)) & block_valid
             u = int(written.max()) + 1
-            logits = self.decode(tokens[:, :u], blocks, allowed.unsqueeze(1).expand(B, u, nb))
+            # every prefix position reads the blocks it read when it was written (as the training mask has it)
+            allowed = self.wait_k_allowed(torch.arange(u, device=audio.device), complete, total, nb, self.wait_k)
+            logits = self.decode(tokens[:, :u], blocks, allowed & block_valid.unsqueeze(1))
             last = logits.gather(1, written.view(B, 1, 1).expand(B, 1, logits.shape[2])).squeeze(1)
             last[:, 0] = -1e9  # id 0 is padding, never a piece
             token = last.argmax(-1)
