@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["StreamMemError", "InputError", "atomic_output"]
+__all__ = ["StreamMemError", "InputError", "atomic_output", "warn"]
 
 
 class StreamMemError(Exception):
@@ -54,3 +55,8 @@ def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def warn(message: str) -> None:
+    """A one-line warning on stderr (the problem and, where one was applied, the fix)."""
+    print(f"streammem: warning: {message}", file=sys.stderr, flush=True)

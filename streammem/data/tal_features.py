@@ -150,7 +150,7 @@ def load_tal_split(
         except InputError as err:
             if not skip_bad:
                 raise
-            from streammem.tasks.common import warn
+            from streammem.errors import warn
 
             warn(f"skipped video {name!r}: {err}")
             skipped["videos_bad_features"] = skipped.get("videos_bad_features", 0) + 1

@@ -259,7 +259,7 @@ def check_audio(
             f"sampled at {rate} Hz, so nothing above {rate // 2} Hz is recorded (band-limited, e.g. telephone "
             f"audio); the model expects {sample_rate} Hz audio: expect more errors"
         )
-    from streammem.tasks.common import warn
+    from streammem.errors import warn
 
     for message in warnings:
         warn(f"{source}: {message}")

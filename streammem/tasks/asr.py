@@ -120,6 +120,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 def train(args: argparse.Namespace) -> int:
     """Train on ``<data>/train`` with periodic checkpoints to ``--out``; writes the corpus first if missing."""
     from streammem.checkpoints import save_checkpoint
+    from streammem.data.completion import interrupted
     from streammem.data.synthetic_speech import write_corpus
     from streammem.models import build_model
     from streammem.models.conformer_ntm import CONFIGS
@@ -130,12 +131,12 @@ def train(args: argparse.Namespace) -> int:
     run = start(args, task="asr", verb="train", stem=name, inputs=[args.data, args.resume, args.init_from],
                 main_suffixes=(".safetensors",))
     out = run.outputs.main or run.path(f"{name}.safetensors")
-    if not (args.data / "train").is_dir():
-        print(f"{args.data}/train not found: writing the synthetic corpus there (seed {args.seed})")
-        write_corpus(args.data, seed=args.seed)
-    if args.resume:
+    if args.resume:  # checked before any corpus is written
         model = _load_model(args.resume).train()
-    else:
+    if not (args.data / "train").is_dir() or interrupted(args.data):
+        print(f"{args.data}/train not found or incomplete: writing the synthetic corpus there (seed {args.seed})")
+        write_corpus(args.data, seed=args.seed)
+    if not args.resume:
         flags = {"use_memory": False if args.no_memory else None, "memory_addressing": args.addressing,
                  "memory_init": args.memory_init, "tokens": args.tokens,
                  "bpe_pieces": args.bpe_pieces if args.tokens == "bpe" else None,

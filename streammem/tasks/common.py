@@ -66,7 +66,6 @@ __all__ = [
     "start_export",
     "start_score",
     "train_config",
-    "warn",
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the installed ``streammem`` package: never written to
@@ -502,7 +501,3 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         raise InputError(path, f"cannot read the config: {first}") from None
     return {k: v for k, v in cfg.to_dict().items() if not k.startswith("_")}
 
-
-def warn(message: str) -> None:
-    """A one-line warning on stderr (the problem and, where one was applied, the fix)."""
-    print(f"streammem: warning: {message}", file=sys.stderr, flush=True)

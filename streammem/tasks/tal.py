@@ -48,11 +48,12 @@ VARIANTS = {"matr": "matr", "nomem": "matr_nomem", "oad": "matr_oad_baseline"}
 
 def _ensure_data(root: Path) -> Path:
     """The dataset directory; the default synthetic sets (features, rendered videos) are generated on first use."""
+    from streammem.data.completion import interrupted
     from streammem.data.synthetic_tal import generate_synthetic_tal
     from streammem.data.synthetic_tal_video import generate_synthetic_tal_video
 
     for default, generate in ((DEFAULT_DATA, generate_synthetic_tal), (DEFAULT_VIDEO_DATA, generate_synthetic_tal_video)):
-        if root.resolve() == default.resolve() and not (root / "annotations").is_dir():
+        if root.resolve() == default.resolve() and (not (root / "annotations").is_dir() or interrupted(root)):
             print(f"generating the synthetic TAL set under {root} (seed {DATA_SEED})", flush=True)
             generate(root, seed=DATA_SEED)
     if not root.exists():

@@ -42,20 +42,18 @@ DEFAULT_DATA = Path("runs/synth_track")
 
 def load_model(weights: str | os.PathLike | None = None, **overrides: Any):
     """MeMOTR in eval mode with the given (or shipped) weights; its config comes from the weights' JSON."""
-    from streammem.checkpoints import load_checkpoint, stored_config_errors
+    from streammem.checkpoints import load_metadata, load_weights, stored_config_errors
     from streammem.models.memotr import build
     from streammem.models.memotr.config import resolve_config
 
     path = resolve_weights(weights, "memotr")
-    state, meta = load_checkpoint(path)
+    meta = load_metadata(path)
     if meta.get("model") != "memotr":
         raise InputError(path, f"weights are for model {meta.get('model')!r}, not 'memotr'")
     with stored_config_errors(path):  # the stored config's errors name the sidecar; the caller's overrides'
         stored = resolve_config(meta["config"])  # errors stay the caller's (train track --init ... --set)
     model = build(stored, **overrides)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise InputError(path, f"weights do not fit memotr ({len(missing)} missing, {len(unexpected)} unexpected)")
+    load_weights(model, path, expect_model="memotr")  # names and shapes checked, non-finite values refused
     return model.eval()
 
 
@@ -186,9 +184,10 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 def ensure_synthetic_test(root: Path = DEFAULT_DATA, split: str = "val") -> Path:
     """The held-out synthetic split (seeds ``TEST_SEEDS``), generated on first use."""
+    from streammem.data.completion import interrupted
     from streammem.data.synthetic_mot import write_split
 
-    if not (root / f"{split}_seqmap.txt").is_file():
+    if not (root / f"{split}_seqmap.txt").is_file() or interrupted(root / split):
         print(f"generating held-out synthetic sequences (seeds {TEST_SEEDS[0]}-{TEST_SEEDS[-1]}) in {root}/{split}")
         write_split(root, split, TEST_SEEDS)
     return root
@@ -234,6 +233,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def train(args: argparse.Namespace) -> int:
     from streammem.checkpoints import save_checkpoint
+    from streammem.data.completion import interrupted
     from streammem.data.synthetic_mot import write_split
     from streammem.models.config import parse_overrides
     from streammem.models.memotr import CONFIGS, build
@@ -253,7 +253,8 @@ def train(args: argparse.Namespace) -> int:
             model = load_model(args.init, use_memory=not args.no_memory, **overrides)
         else:
             model = build(train_config(CONFIGS, args.config, args.set, use_memory=not args.no_memory))
-    if args.data == DEFAULT_DATA and not (args.data / f"{args.split}_seqmap.txt").is_file():
+    if args.data == DEFAULT_DATA and (not (args.data / f"{args.split}_seqmap.txt").is_file()
+                                      or interrupted(args.data / args.split)):
         print(f"generating synthetic training sequences (seeds {TRAIN_SEEDS[0]}-{TRAIN_SEEDS[-1]}) in {args.data}")
         write_split(args.data, args.split, TRAIN_SEEDS)
     seqs = load_split(args.data, args.split, tuple(model.cfg.image_size))

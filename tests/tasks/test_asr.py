@@ -93,7 +93,7 @@ def test_a_stored_config_that_cannot_build_the_model_is_a_one_line_error(tmp_pat
 
 def test_eval_writes_wer_cer_per_bucket(tmp_path, weights):
     for split, n in (("test", 2), ("test-long", 4)):
-        folder = tmp_path / split / "900" / "1"
+        folder = tmp_path / "data" / split / "900" / "1"
         folder.mkdir(parents=True)
         lines = []
         for i in range(n):
@@ -102,13 +102,13 @@ def test_eval_writes_wer_cer_per_bucket(tmp_path, weights):
         (folder / "900-1.trans.txt").write_text("".join(lines))
     out = tmp_path / "r.json"
     for mode in ("streaming", "full"):
-        assert main(["eval", "asr", "--data", str(tmp_path), "--buckets", "2s=2", "--mode", mode, "--weights",
+        assert main(["eval", "asr", "--data", str(tmp_path / "data"), "--buckets", "2s=2", "--mode", mode, "--weights",
                      str(weights), "--out", str(out), "--threads", "1"]) == 0
         result = json.loads(out.read_text())
         assert {"WER", "CER"} <= set(result) and set(result["buckets"]) == {"short", "2s"}
         assert result["buckets"]["2s"]["items"] == 2 and 0 <= result["WER"]
-    (tmp_path / "test/900/1/900-1.trans.txt").write_text("900-1-0000 HELLO WORLD\n")  # a line missing
-    assert main(["eval", "asr", "--data", str(tmp_path), "--weights", str(weights), "--threads", "1"]) == 2
+    (tmp_path / "data/test/900/1/900-1.trans.txt").write_text("900-1-0000 HELLO WORLD\n")  # a line missing
+    assert main(["eval", "asr", "--data", str(tmp_path / "data"), "--weights", str(weights), "--threads", "1"]) == 2
 
 
 @pytest.mark.export

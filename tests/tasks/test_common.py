@@ -69,6 +69,12 @@ def test_outputs_refuse_inputs_the_package_files_and_unwritable_places(tmp_path)
     outputs = common.Outputs.plan("asr", "run", "talk", tmp_path, [source])
     with pytest.raises(InputError, match="is an input"):
         outputs.path("talk.wav")
+    dataset = tmp_path / "dataset"
+    (dataset / "annotations").mkdir(parents=True)
+    (dataset / "annotations" / "gt.json").write_text("{}")
+    with pytest.raises(InputError, match="is a file of an input folder"):
+        common.Outputs.plan("tal", "eval", "x", dataset / "annotations" / "gt.json", [dataset])
+    assert common.Outputs.plan("tal", "eval", "x", dataset / "metrics.json", [dataset]).main.parent == dataset
     with pytest.raises(InputError, match="inside the streammem package"):
         common.Outputs.plan("tal", "train", "x", common.PACKAGE_DIR / "weights" / "matr_tiny.safetensors",
                             main_suffixes=(".safetensors",))
