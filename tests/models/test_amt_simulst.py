@@ -141,3 +141,29 @@ def test_scripted_step_matches_eager_on_a_stream():
     for (out_a, state_a), (out_b, state_b) in zip(*results, strict=True):
         for a, b in zip(list(out_a) + list(state_a), list(out_b) + list(state_b), strict=True):
             torch.testing.assert_close(a, b)
+
+
+def test_words_are_emitted_whole_once_the_next_word_starts():
+    model = _model(wait_k=1, pre_decision=1, max_target_tokens=24, target_pieces=30)
+    model.fit_tokenizer(["Gestern sah der Mann den Hund.", "Die Frau machte das Fenster zu.",
+                         "Ich denke, dass er alt war."] * 20)
+    script = model.tokenizer.encode("Der Hund war alt.") + [model.sos_eos]
+
+    def decode(tokens, blocks, allowed):  # a decoder that always writes the scripted pieces
+        logits = torch.zeros(tokens.shape[0], tokens.shape[1], len(model.vocabulary))
+        for u in range(tokens.shape[1]):
+            logits[:, u, script[min(u, len(script) - 1)]] = 1.0
+        return logits
+
+    model.decode = decode
+    state = model.initial_state(1)
+    chunk = 0.1 * torch.randn(1, model.chunk_samples)
+    emitted = []
+    with torch.no_grad():
+        for i in range(8):
+            out, state = model(chunk, state, torch.tensor([i == 7]))
+            pieces = out.tokens[0][out.new[0]].tolist()
+            emitted.append("".join(model.vocabulary[t] for t in pieces))
+    assert "".join(emitted).split() == "Der Hund war alt.".split()
+    assert all(text == "" or text.startswith(" ") for text in emitted)  # only whole words, never a word's tail
+    assert sum(1 for text in emitted if text) >= 2 and bool(out.ended[0])
