@@ -36,6 +36,9 @@ __all__ = [
     "add_bench_arguments", "bench",
 ]
 
+# Inference and training here run on the CPU; CUDA and MPS wait for a GPU check of every path.
+DEVICES = ("cpu",)
+
 MODEL = "conformer_ntm"
 DEFAULT_DATA = Path("runs/synth_speech")
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "samples" / "asr_long.flac"

@@ -7,7 +7,8 @@ supports it defines ``add_<verb>_arguments(parser)`` (which starts with :func:`a
 - **options with one meaning everywhere**: ``--weights`` (model weights; default the shipped ones), ``--out``
   (output folder, or the main output file), ``--device`` (``auto|cpu|cuda|cuda:N|mps``), ``--threads``;
   ``train`` adds ``--config NAME|FILE.py|FILE.yaml``, ``--set KEY=VALUE`` and ``--seed``;
-- **devices and threads** (:func:`resolve_device`), set up once by :func:`start`;
+- **devices and threads** (:func:`resolve_device`), set up once by :func:`start`; a task module whose code
+  paths run on fewer devices says so with ``DEVICES = ("cpu",)`` and ``--device`` refuses the others;
 - **weights resolution** (:func:`resolve_weights`): the shipped file for a model and config, or the user's;
 - **the output convention** ``runs/<task>/<verb>/<stem>/`` (:class:`Outputs`): every verb writes its JSON
   there unless ``--out`` says otherwise; the last line printed names what was written;
@@ -46,6 +47,7 @@ from typing import Any
 from streammem.errors import InputError, StreamMemError, atomic_output
 
 __all__ = [
+    "ALL_DEVICES",
     "COMMON_OPTIONS",
     "PACKAGE_DIR",
     "RUNS_DIR",
@@ -142,13 +144,18 @@ def add_common_arguments(
 
 
 # ------------------------------------------------------------------------------------------------ device
-def resolve_device(name: str):
-    """``auto|cpu|cuda|cuda:N|mps`` -> a ``torch.device`` that exists here, or a one-line error."""
+ALL_DEVICES = ("cpu", "cuda", "mps")
+
+
+def resolve_device(name: str, supported: Iterable[str] = ALL_DEVICES, what: str = "this task"):
+    """``auto|cpu|cuda|cuda:N|mps`` -> a ``torch.device`` that exists here and that ``what`` runs on, or a
+    one-line error. ``auto`` is CUDA when it exists and is supported, else the CPU."""
     import torch
 
+    supported = tuple(supported)
     name = (name or "auto").strip().lower()
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device("cuda" if torch.cuda.is_available() and "cuda" in supported else "cpu")
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError):
@@ -163,6 +170,8 @@ def resolve_device(name: str):
             raise InputError("--device", f"'{name}': MPS is not available on this machine")
     elif device.type != "cpu":
         raise InputError("--device", f"'{name}' is not supported (use auto, cpu, cuda, cuda:N or mps)")
+    if device.type not in supported:
+        raise InputError("--device", f"'{name}': {what} runs on {' and '.join(supported)} only")
     return device
 
 
@@ -349,7 +358,8 @@ def start(args: argparse.Namespace, *, task: str, verb: str, stem: str, inputs: 
         from streammem import distributed
 
         torch.set_num_threads(int(args.threads))
-        device = resolve_device(args.device)
+        module = sys.modules.get(f"streammem.tasks.{task}")
+        device = resolve_device(args.device, getattr(module, "DEVICES", ALL_DEVICES), f"streammem {verb} {task}")
         distributed.init_from_env(device)  # a no-op unless started by torchrun
     weights = getattr(args, "weights", None)
     all_inputs = [*inputs, weights] + ([_sidecar(weights)] if weights else [])

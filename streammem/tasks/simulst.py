@@ -134,7 +134,8 @@ def train(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------------- eval
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="MuST-C-layout corpus root")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="MuST-C-layout corpus root (default: the "
+                        "synthetic corpus, written on first use)")
     parser.add_argument("--split", default="tst-COMMON")
     parser.add_argument("--k", type=positive_int, nargs="+", default=None,
                         help="wait-k lags to evaluate (default: the model's)")
@@ -158,6 +159,11 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     from streammem.progress import progress
 
     job = start(args, task="simulst", verb="eval", stem=f"{args.data.resolve().name}_{args.split}", inputs=[args.data])
+    if args.data == DEFAULT_DATA and not (args.data / "en-de").is_dir():
+        from streammem.data.synthetic_simulst import write_corpus
+
+        print(f"{args.data} not found: writing the synthetic corpus there (seed 0)")
+        write_corpus(args.data)
     segments = read_split(args.data, args.split)[: args.limit]
     model = _load_model(args.weights).to(job.device)
     results = []

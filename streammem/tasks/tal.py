@@ -34,6 +34,9 @@ __all__ = ["load_model", "VARIANTS"] + [
     f"{p}{v}" for v in ("demo", "run", "eval", "train", "export", "bench") for p in ("", "add_")
 ]
 
+# Inference and training here run on the CPU; CUDA and MPS wait for a GPU check of every path.
+DEVICES = ("cpu",)
+
 PACKAGE = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path("runs/tal_synthetic")
 SAMPLE_ANNOTATIONS = PACKAGE / "samples" / "tal_sample.json"  # one held-out synthetic stream (seed 7)

@@ -33,6 +33,9 @@ __all__ = [
     "add_export_arguments", "export", "add_bench_arguments", "bench", "TRAIN_SEEDS", "TEST_SEEDS",
 ]
 
+# Inference and training here run on the CPU; CUDA and MPS wait for a GPU check of every path.
+DEVICES = ("cpu",)
+
 PACKAGE = Path(__file__).resolve().parent.parent
 SAMPLE_CLIP = PACKAGE / "samples" / "track_sample.mp4"
 TRAIN_SEEDS = list(range(1000, 1024))  # synthetic training sequences

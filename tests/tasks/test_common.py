@@ -29,6 +29,12 @@ def test_unavailable_devices_are_one_line_errors(name, message):
         common.resolve_device(name)
 
 
+def test_a_device_the_task_does_not_run_on_is_refused_and_auto_avoids_it():
+    with pytest.raises(InputError, match="'cpu': streammem eval x runs on cuda only"):
+        common.resolve_device("cpu", supported=("cuda",), what="streammem eval x")
+    assert common.resolve_device("auto", supported=("cpu",)) == torch.device("cpu")
+
+
 @pytest.mark.parametrize("parse, good, bad", [
     (common.positive_int, {"1": 1, "8": 8}, ["0", "-1", "1.5", "nan", "x", ""]),
     (common.non_negative_int, {"0": 0, "3": 3}, ["-1", "x"]),
