@@ -16,6 +16,7 @@ from streammem.tasks.common import (
     add_common_arguments,
     add_export_options,
     config_errors,
+    finish_export,
     int_at_least,
     non_negative_int,
     positive_float,
@@ -389,8 +390,7 @@ def export(args: argparse.Namespace) -> int:
     diff = export_step(args.format, model, chunks, model.initial_state(1), path)
     print(f"chunk {model.chunk_samples} samples = {model.chunk_samples / 16000:.2f} s; max |eager - exported| over "
           f"{args.check_chunks} chunks: {diff:.2e}")
-    job.record(path)
-    return job.finish()
+    return finish_export(job, path, args, diff, parity_chunks=args.check_chunks, int8=args.int8)
 
 
 # ---------------------------------------------------------------------------------------------- bench

@@ -56,6 +56,7 @@ __all__ = [
     "add_common_arguments",
     "add_export_options",
     "close_logs",
+    "finish_export",
     "config_errors",
     "json_safe",
     "positive_int",
@@ -454,13 +455,27 @@ def start_export(args: argparse.Namespace, *, task: str, model: str) -> tuple[Ru
     return run, path
 
 
+def finish_export(run: Run, path: Path, args: argparse.Namespace, worst: float, **details: Any) -> int:
+    """The end of every ``export``: ``<file>.json`` beside the exported file (format, how to load it, the parity
+    measured against eager and its tolerance, the weights), then the list of what was written."""
+    from streammem.export import PARITY_TOLERANCE
+
+    loader = "torch.jit.load" if args.format == "torchscript" else "torch.export.load (extra file streammem.json)"
+    run.record(path)
+    run.write_json(path.with_suffix(".json").name, {
+        "file": str(path), "format": args.format, "load_with": loader, "weights": str(getattr(args, "weights", None)
+        or "shipped"), "parity_max_abs_diff": worst, "parity_tolerance": PARITY_TOLERANCE, **details})
+    return run.finish()
+
+
 # ------------------------------------------------------------------------------------------------ configs
 def train_config(named: Mapping[str, Any], config: str, sets: Iterable[str] = (), **fixed: Any) -> dict[str, Any]:
     """The model config a ``train`` verb builds: ``named[config]`` or a config file, then ``--set`` overrides.
 
     ``config`` is a name in ``named`` (dataclass configs) or a ``.py``/``.yaml``/``.json`` file read with
-    mmengine's ``Config``; a file may name its starting point with ``base = "paper"`` (default: ``tiny``). ``fixed`` are fields the data decides (e.g. the number of classes). Unknown fields
-    are left for the model's config class to refuse, so the error names the field. The result is printed.
+    mmengine's ``Config``; a file may name its starting point with ``base = "paper"`` (default: ``tiny``).
+    ``fixed`` are fields the data decides (e.g. the number of classes). Unknown fields are left for the
+    model's config class to refuse, so the error names the field. The result is printed.
     """
     from dataclasses import asdict, is_dataclass
 

@@ -21,6 +21,7 @@ from streammem.tasks.common import (
     add_common_arguments,
     add_export_options,
     config_errors,
+    finish_export,
     int_at_least,
     positive_float,
     positive_int,
@@ -541,10 +542,10 @@ def export(args: argparse.Namespace) -> int:
         same = _same_actions(eager_actions, list(_stream(scripted, feats, classes, 4.0, "parity")))
         print(f"{len(eager_actions)} emitted actions, identical: {same}")
     if not same:
-        raise StreamMemError(f"{path}: exported and eager emitted different actions")
+        path.unlink(missing_ok=True)
+        raise StreamMemError(f"{path}: exported and eager emitted different actions; not kept")
     print(f"parity over {len(chunks)} steps: max |diff| {worst:.2e}")
-    run.record(path)
-    return run.finish()
+    return finish_export(run, path, args, worst, parity_steps=len(chunks))
 
 
 def _parity_stream(width: int, steps: int):

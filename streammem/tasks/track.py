@@ -18,6 +18,7 @@ from streammem.tasks.common import (
     add_common_arguments,
     add_export_options,
     config_errors,
+    finish_export,
     int_at_least,
     positive_float,
     positive_int,
@@ -381,6 +382,9 @@ def _track_source(args: argparse.Namespace, spec: str, verb: str) -> int:
           f"({summary.mean_latency * 1e3:.1f} ms/frame mean)")
     run.record(video_out)
     run.record(mot_out)
+    track_ids = {int(line.split(",")[1]) for line in mot_out.read_text().splitlines()} if mot_out.is_file() else set()
+    run.write_json("summary.json", {"source": spec, "weights": str(resolve_weights(args.weights, "memotr")),
+                                    "tracks": len(track_ids), **summary.as_dict(), "fps": summary.fps})
     return run.finish()
 
 
@@ -449,8 +453,7 @@ def export(args: argparse.Namespace) -> int:
             path.unlink(missing_ok=True)
             raise StreamMemError(f"{path}: scripted tracks differ from eager (max box diff {box_diff:.2e})")
     print(f"parity over {args.check_frames} frames: max |diff| {worst:.2e}")
-    run.record(path)
-    return run.finish()
+    return finish_export(run, path, args, worst, parity_frames=args.check_frames)
 
 
 # ------------------------------------------------------------------------------------------------ bench

@@ -86,6 +86,8 @@ def test_demo_writes_annotated_video_and_mot_txt_headless(weights, tmp_path, cap
     assert main(["demo", "track", "--source", str(clip), "--weights", str(weights), "--out", str(out),
                  "--no-window"]) == 0
     video, txt = out / "tracks.mp4", out / "tracks.txt"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames"] == SMALL.num_frames and summary["source"] == str(clip)
     assert video.stat().st_size > 0 and txt.is_file()
     assert str(video) in capsys.readouterr().out
     rows = [line.split(",") for line in txt.read_text().splitlines()]
