@@ -44,9 +44,11 @@ def _pipelines_text() -> str:
 
 
 def _epilog() -> str:
+    from streammem.evaluation.score import TASKS as SCORED
+
     rows = []
     for task in TASKS.values():
-        verbs = verbs_of(task.name)
+        verbs = verbs_of(task.name) + (["score"] if task.name in SCORED and "score" not in verbs_of(task.name) else [])
         rows.append(f"  {task.name:<8} {task.summary}\n           verbs: {', '.join(verbs) if verbs else 'none yet'}")
     text = "tasks:\n" + "\n".join(rows)
     pipes = _pipelines_text()

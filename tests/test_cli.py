@@ -12,6 +12,7 @@ def test_help_lists_every_task_and_its_verbs():
         assert task.summary in text
         verbs = verbs_of(name)
         assert (", ".join(verbs) if verbs else "none yet") in text
+    assert "verbs: demo, run, eval, train, export, bench, score" in text  # track/tal/asr score through one scorer
     for verb in ("demo", "run", "eval", "train", "export", "bench", "score"):
         assert verb in text
 
