@@ -49,13 +49,16 @@ def _name(path: Path) -> str:
 
 
 def _fenced_lines(text: str) -> list[tuple[int, str]]:
-    """(line number, line) of every line inside a fenced code block, backslash continuations joined."""
-    lines, inside, pending, start = [], False, "", 0
+    """(line number, line) of every line inside a fenced code block, backslash continuations joined.
+
+    Blocks fenced as ```text hold program output or a usage synopsis, not commands, and are left out."""
+    lines, inside, listing, pending, start = [], False, False, "", 0
     for number, line in enumerate(text.splitlines(), 1):
         if line.lstrip().startswith("```"):
             inside = not inside
+            listing = inside and line.strip()[3:].strip() == "text"
             continue
-        if not inside:
+        if not inside or listing:
             continue
         if not pending:
             start = number
@@ -129,8 +132,9 @@ def test_every_documented_command_parses(path):
     assert not failures, "commands the CLI refuses:\n" + "\n".join(failures)
 
 
-def test_the_command_finder_sees_continuations_and_stops_at_shell_operators():
+def test_the_command_finder_sees_continuations_stops_at_shell_operators_and_skips_text_blocks():
     text = "```bash\n.venv/bin/streammem eval tal --threads 1 \\\n    --out x  # comment\nstreammem run asr a.wav && ls\n```\n"
+    text += "```text\nstreammem run TASK ...   a usage synopsis\n```\n"
     found = [(n, _argv(m.group(1), m.group(2))) for n, line in _fenced_lines(text) for m in _COMMAND.finditer(line)]
     assert found == [(2, ["eval", "tal", "--threads", "1", "--out", "x"]), (4, ["run", "asr", "a.wav"])]
 
