@@ -44,6 +44,11 @@ _SHELL_STOP = {"&&", "||", "|", ";", "&", ")"}
 IN_PROGRESS = ("anomaly.md", "simulst.md")
 
 
+def _history_words(line: str) -> list[str]:
+    """The development-history words and patterns found in ``line``."""
+    return [w for w in HISTORY_WORDS if w in line.lower()] + [p.pattern for p in HISTORY_PATTERNS if p.search(line)]
+
+
 def _name(path: Path) -> str:
     return str(path.relative_to(ROOT))
 
@@ -115,7 +120,7 @@ def test_no_development_history_wording(path):
     hits = [
         f"{_name(path)}:{number}: '{word}' in: {line.strip()[:120]}"
         for number, line in enumerate(path.read_text().splitlines(), 1)
-        for word in [w for w in HISTORY_WORDS if w in line.lower()] + [p.pattern for p in HISTORY_PATTERNS if p.search(line)]
+        for word in _history_words(line)
     ]
     assert not hits, "development-history wording in user docs:\n" + "\n".join(hits)
 
@@ -140,11 +145,9 @@ def test_the_command_finder_sees_continuations_stops_at_shell_operators_and_skip
 
 
 def test_history_wording_is_recognised_and_options_are_not():
-    def flagged(line):
-        return [w for w in HISTORY_WORDS if w in line.lower()] + [p.pattern for p in HISTORY_PATTERNS if p.search(line)]
-
-    assert flagged("as in stage S4 of session 5") and flagged("Target met (60.2)")
-    assert not flagged("streammem train simulst --stage st --init w.safetensors")
+    assert _history_words("as in stage S4 of session 5") == ["session", r"\bstages? S\d"]
+    assert _history_words("Target met (60.2)") == ["target met"]
+    assert not _history_words("streammem train simulst --stage st --init w.safetensors")
 
 
 def test_a_removed_option_is_refused():
