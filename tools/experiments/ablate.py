@@ -4,9 +4,10 @@ Usage: python tools/experiments/ablate.py TASK [--seeds 0 1 2] [--variants queue
                                           [--out runs/ablate/TASK] [--resamples 1000]
 
 Every variant is the same model config with only ``memory=<variant>`` changed (MATR's ``none`` keeps the
-queue length, start head and decoding range and never writes), trained on the same data with the same
-schedule and seed list, then evaluated on the same test items. Written under ``--out``: per run the weights
-(``<variant>_s<seed>.safetensors``) and test predictions (``<variant>_s<seed>.predictions.json``; a run whose
+queue length, start head and decoding range and never writes), trained by ``streammem train TASK --set
+memory=<variant> --seed <seed>`` on the same data with the same schedule, then scored by ``streammem eval
+TASK`` on the same test items. Written under ``--out``: per run a folder ``<variant>_s<seed>/`` with the
+weights, training log, eval folder and the test predictions by item (``predictions_by_item.json``; a run whose
 predictions exist is not retrained, so an interrupted protocol resumes), then ``table.json`` and ``table.md``:
 per variant the mean and sample standard deviation over seeds of each metric, and for every variant against
 the first the paired difference of the seed-mean metric with a 95 % bootstrap interval over test items
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -42,43 +44,24 @@ class Run:
 
 
 # ------------------------------------------------------------------------------------------------- tal
-def _tal_data(root: Path):
-    from streammem.data.tal_features import load_tal_split
-    from streammem.models.matr.training import selection_split
-    from streammem.tasks.tal import DATA_SEED, _ensure_data
+def train_tal(variant: str, seed: int, iterations: int, out: Path) -> dict[str, list[dict]]:
+    """``streammem train tal --set memory=VARIANT --seed SEED`` then ``streammem eval tal`` on the Test subset,
+    both writing under the run's folder ``out``; returns the Test predictions per video. Both commands run at
+    one thread, as separate processes."""
+    from streammem.data.thumos import read_activitynet_results
 
-    root = _ensure_data(root)
-    full = load_tal_split(root, "Validation")
-    fit_names, held_names = selection_split([v.name for v in full.videos])
-    fit = [v for v in full.videos if v.name in set(fit_names)]
-    held = load_tal_split(root, "Validation", classes=full.classes, videos=held_names)
-    test = load_tal_split(root, "Test", classes=full.classes)
-    return fit, held, test, DATA_SEED
-
-
-def train_tal(variant: str, seed: int, iterations: int, weights: Path, log: Callable[[str], None]) -> dict[str, list[dict]]:
-    """MATR tiny with ``memory=variant`` trained as ``streammem train tal`` does; returns Test predictions per video."""
-    import torch
-
-    from streammem.checkpoints import save_checkpoint
-    from streammem.models.matr import build, make_config
-    from streammem.models.matr.training import TrainSettings, predict, train_model
-    from streammem.tasks.tal import DEFAULT_DATA, _feature_dims
-
-    torch.set_num_threads(1)
-    fit, held, test, data_seed = _tal_data(DEFAULT_DATA)
-    cfg = make_config("tiny", num_classes=len(test.classes), feature_dims=_feature_dims([16, 16], fit), memory=variant)
-    torch.manual_seed(seed)
-    model = build(cfg.to_dict())
-    settings = TrainSettings(iterations=iterations, batch_size=8, lr=5e-4, eval_every=200, seed=seed)
-    command = f"python tools/experiments/ablate.py tal (variant {variant}, seed {seed}, {iterations} iterations)"
-
-    def checkpoint(m, metrics):
-        save_checkpoint(weights, m, model_name="matr", config=cfg.to_dict(), training_command=command,
-                        data_seed=data_seed, metrics={"held_out": metrics, "classes": test.classes})
-
-    model, _ = train_model(model, fit, held, cfg, settings, on_checkpoint=checkpoint, log=log)
-    return {v.name: predict(model, v, test.classes) for v in test.videos}
+    weights = out / "weights.safetensors"
+    cli = [sys.executable, "-m", "streammem"]
+    subprocess.run(cli + ["train", "tal", "--set", f"memory={variant}", "--seed", str(seed), "--iterations",
+                          str(iterations), "--threads", "1", "--out", str(weights)], check=True)
+    evaluated = out / "eval"
+    subprocess.run(cli + ["eval", "tal", "--weights", str(weights), "--threads", "1", "--out", str(evaluated)],
+                   check=True)
+    predictions, _ = read_activitynet_results(evaluated / "predictions.json")
+    by_video: dict[str, list[dict]] = {}
+    for p in predictions:
+        by_video.setdefault(str(p["video"]), []).append(p)
+    return by_video
 
 
 def score_tal(predictions: dict[str, list[dict]], items: Sequence[str]) -> dict[str, float]:
@@ -97,13 +80,13 @@ _TAL_TRUTH: dict[str, list[dict]] = {}
 
 
 def tal_items() -> list[str]:
-    """The Test videos (and their ground truth, kept for :func:`score_tal`)."""
+    """The Test videos with ground truth (kept for :func:`score_tal`), of the default synthetic set."""
+    from streammem.data.tal_features import load_tal_split
     from streammem.tasks.tal import DEFAULT_DATA
 
-    _, _, test, _ = _tal_data(DEFAULT_DATA)
-    for g in test.ground_truth():
+    for g in load_tal_split(DEFAULT_DATA, "Test").ground_truth():
         _TAL_TRUTH.setdefault(str(g["video"]), []).append(g)
-    return [v.name for v in test.videos if v.name in _TAL_TRUTH]
+    return sorted(_TAL_TRUTH)
 
 
 TASKS = {"tal": (train_tal, score_tal, tal_items)}
@@ -182,12 +165,11 @@ def main(argv: list[str]) -> int:
     runs: list[Run] = []
     for seed in args.seeds:
         for variant in args.variants:
-            stem = out / f"{variant}_s{seed}"
-            done = stem.with_suffix(".predictions.json")
+            folder = out / f"{variant}_s{seed}"
+            done = folder / "predictions_by_item.json"
             if not done.is_file():
                 began = time.monotonic()
-                predictions = train(variant, seed, args.iterations, stem.with_suffix(".safetensors"),
-                                    lambda s: print(s, flush=True))
+                predictions = train(variant, seed, args.iterations, folder)
                 done.write_text(json.dumps(predictions))
                 print(f"{args.task} memory={variant} seed={seed}: trained and predicted in "
                       f"{time.monotonic() - began:.0f} s", flush=True)
