@@ -178,7 +178,7 @@ def _init_from(model, path: Path) -> None:
 
     if not path.exists():
         raise InputError(path, "weights to start from not found")
-    meta = load_weights(model, path, expect_model=MODEL, new_prefixes=("memory.", "memory_out."))
+    meta = load_weights(model, path, expect_model=MODEL, new_prefixes=("memory.", "memory_out.", "gated."))
     if model.memory_out is not None and not meta["config"]["use_memory"]:
         model.pass_encoder_through_memory()
 

@@ -46,7 +46,8 @@ DEFAULT_VIDEO_DATA = Path("runs/tal_video/data")  # rendered clips (streammem.da
 VIDEO_WEIGHTS = PACKAGE / "weights" / "matr_tiny_video.safetensors"  # MATR trained on the encoder's features
 ENCODER_WEIGHTS = PACKAGE / "weights" / "frame_encoder_tiny.safetensors"
 SAMPLE_CLIP = PACKAGE / "samples" / "tal_clip.mp4"  # held-out rendered clip; ground truth in tal_clip.json
-# What `--variant` trains: MATR, MATR with queue length 0, and the per-frame OAD->TAL baseline.
+# What `--variant` trains: MATR; MATR without memory (same queue length and start head, never written, i.e.
+# --set memory=none); and the per-frame OAD->TAL baseline.
 VARIANTS = {"matr": "matr", "nomem": "matr_nomem", "oad": "matr_oad_baseline"}
 
 
@@ -88,7 +89,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, default=None, help="THUMOS-style dataset dir (default: the synthetic feature "
                    f"set {DEFAULT_DATA}; the rendered set {DEFAULT_VIDEO_DATA} for --stage encoder/features)")
     p.add_argument("--subset", default="Validation", help="training subset (THUMOS14 trains on Validation)")
-    p.add_argument("--variant", default="matr", choices=sorted(VARIANTS), help="matr, nomem (queue 0) or oad baseline")
+    p.add_argument("--variant", default="matr", choices=sorted(VARIANTS), help="matr; nomem (= --set memory=none: "
+                   "same queue length and start head, never written); or the oad baseline")
     p.add_argument("--iterations", type=positive_int, default=None, help="default 1000 (matr), 1200 (encoder)")
     p.add_argument("--batch-size", type=positive_int, default=None, help="videos (matr, default 8) or frames (encoder, 64)")
     p.add_argument("--lr", type=positive_float, default=None, help="default 5e-4 (matr), 2e-3 (encoder)")
@@ -127,7 +129,7 @@ def train(args: argparse.Namespace) -> int:
     held = load_tal_split(root, args.subset, classes=full.classes, videos=held_names)
     fixed: dict[str, Any] = {"num_classes": len(full.classes)}
     if args.variant == "nomem":
-        fixed["memory_len"] = 0
+        fixed["memory"] = "none"
     resolved = train_config(CONFIGS, args.config, args.set, **fixed)
     if "feature_dims" not in {s.partition("=")[0].strip() for s in args.set}:
         resolved["feature_dims"] = _feature_dims(resolved["feature_dims"], fit)
@@ -313,7 +315,8 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
                     "predictions": len(preds), "skipped": split.skipped, "weights": str(weights)})
     if not run.is_main:
         return run.finish()
-    print(" ".join(f"{k}={metrics[k]:.2f}" for k in ("mAP@0.3", "mAP@0.5", "mAP@0.7", "mAP_avg", "latency_s")))
+    print(" ".join(f"{k}={metrics.get(k, float('nan')):.2f}"
+                   for k in ("mAP@0.3", "mAP@0.5", "mAP@0.7", "mAP_avg", "latency_s")))
     write_activitynet_results(run.record(run.path("predictions.json")), preds)
     run.write_json(run.outputs.main.name if run.outputs.main else "metrics.json", metrics)
     return run.finish()
