@@ -94,13 +94,14 @@ def fit_cmvn(model: AMTSimulST, examples: list[Example]) -> None:
 def _batch(model: AMTSimulST, examples: list[Example]) -> tuple[Tensor, Tensor, int]:
     """Contexts left-padded (as invalid frames) to one length, segments right-padded: feats (B, T, F),
     frame_valid (B, T), the common segment start."""
+    mean, istd = model.frontend.mean.cpu(), model.frontend.istd.cpu()  # features are built on the CPU
     start = max(e.context_frames for e in examples)
     longest = max(e.feats.shape[0] - e.context_frames for e in examples)
     feats = torch.zeros(len(examples), start + longest, examples[0].feats.shape[1])
     valid = torch.zeros(len(examples), start + longest, dtype=torch.bool)
     for row, e in enumerate(examples):
         begin = start - e.context_frames
-        feats[row, begin: begin + e.feats.shape[0]] = (e.feats - model.frontend.mean) * model.frontend.istd
+        feats[row, begin: begin + e.feats.shape[0]] = (e.feats - mean) * istd
         valid[row, begin: begin + e.feats.shape[0]] = True
     return feats, valid, start
 
