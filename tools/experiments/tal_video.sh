@@ -24,7 +24,7 @@ chmod 644 streammem/weights/frame_encoder_tiny.* streammem/weights/matr_tiny_vid
 $S eval tal --data runs/tal_video/data --weights streammem/weights/matr_tiny_video.safetensors \
   --out runs/tal_video/eval
 # the same without memory (queue 0), same data and schedule, from the feature-trained no-memory model
-$S train tal --variant nomem --data runs/tal_video/data --resume runs/tal/matr_nomem_tiny_r2800.safetensors --iterations 1500 \
+$S train tal --variant nomem --set memory_len=0 --data runs/tal_video/data --resume runs/tal/matr_nomem_tiny_r2800.safetensors --iterations 1500 \
   --eval-every 250 --seed 56 --threads 1 --out runs/tal_video/matr_nomem_tiny_video.safetensors 2>&1 | tee runs/tal_video/train_nomem.log
 $S eval tal --data runs/tal_video/data --weights runs/tal_video/matr_nomem_tiny_video.safetensors --out runs/tal_video/eval_nomem
 # bundled clip (data seed 7, Test video 4: seed 15,000,049, 73 s) and the demo / run on it
