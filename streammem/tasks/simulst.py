@@ -287,7 +287,7 @@ def _plot_emissions(audio, result: dict, path: Path) -> None:
         ax.axvspan(seg["start"], seg["end"], color="tab:blue", alpha=0.06)
         for i, w in enumerate(seg["words"]):
             ax.axvline(w["emitted_at"], color="tab:red", lw=0.6, alpha=0.6)
-            ax.text(w["emitted_at"], 0.95 - 0.12 * (i % 6), w["word"], transform=ax.get_xaxis_transform(),
+            ax.text(w["emitted_at"], 0.96 - 0.105 * (i % 9), w["word"], transform=ax.get_xaxis_transform(),
                     fontsize=8, color="tab:red", ha="left", va="top")
     ax.set_xlabel("source time (s): a word is drawn where it was emitted")
     ax.set_yticks([])
