@@ -147,7 +147,9 @@ def program_parity(model: torch.nn.Module, program: torch.nn.Module, chunks: Ite
 
 
 FORMATS: dict[str, str] = {"torchscript": ".pt", "export": ".pt2"}  # --format -> file suffix
-PARITY_TOLERANCE = 1e-4  # largest |eager - exported| accepted on any output or state value over a stream
+# Largest |eager - exported| accepted on any output or state value over a whole stream: different kernels
+# round differently, and over thousands of steps the carried state drifts by ~1e-4 in float32.
+PARITY_TOLERANCE = 1e-3
 
 
 def load_torchscript(path: str | os.PathLike) -> torch.jit.ScriptModule:

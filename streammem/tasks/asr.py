@@ -126,6 +126,7 @@ def train(args: argparse.Namespace) -> int:
     from streammem.checkpoints import save_checkpoint
     from streammem.data.completion import interrupted
     from streammem.data.synthetic_speech import write_corpus
+    from streammem.errors import InputError
     from streammem.models import build_model
     from streammem.models.conformer_ntm import CONFIGS
     from streammem.models.conformer_ntm.training import TrainOptions
@@ -138,6 +139,10 @@ def train(args: argparse.Namespace) -> int:
     if args.resume:  # checked before any corpus is written
         model = _load_model(args.resume).train()
     if not (args.data / "train").is_dir() or interrupted(args.data):
+        if args.data.resolve() != DEFAULT_DATA.resolve() and args.data.is_dir() and any(args.data.iterdir()) \
+                and not interrupted(args.data):
+            raise InputError(args.data, "has no train/ split (a LibriSpeech-layout corpus root is expected; the "
+                             f"synthetic corpus is written only into {DEFAULT_DATA} or an empty folder)")
         print(f"{args.data}/train not found or incomplete: writing the synthetic corpus there (seed {args.seed})")
         write_corpus(args.data, seed=args.seed)
     if not args.resume:

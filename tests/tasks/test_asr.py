@@ -244,3 +244,11 @@ def test_train_flags_reach_the_options_and_the_stored_ctc_weight(tmp_path, monke
     options = seen["options"]
     assert options.join_consecutive and options.streaming_fraction == 1.0 and options.memory_lr_scale == 10.0
     assert seen["ctc_weight"] == 1.0 and seen["tokens"] == "bpe" and seen["pieces"] == 64
+
+
+def test_train_refuses_a_corpus_root_without_a_train_split_instead_of_writing_into_it(tmp_path, capsys):
+    real = tmp_path / "LibriSpeech"
+    (real / "test-clean").mkdir(parents=True)
+    assert main(["train", "asr", "--data", str(real), "--out", str(tmp_path / "w.safetensors"), "--threads", "1"]) == 2
+    assert "has no train/ split" in capsys.readouterr().err
+    assert sorted(p.name for p in real.iterdir()) == ["test-clean"]

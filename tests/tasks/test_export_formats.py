@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from streammem.cli import main
-from streammem.export import PARITY_TOLERANCE
 
 # task -> (export options for a short parity check, the loader's chunk expression)
 TASKS = {
@@ -79,5 +78,5 @@ def test_exported_program_matches_eager_on_the_same_stream(tmp_path):
         out, eager_state = model(chunk, eager_state)
         got = program(chunk, *state)
         state = list(got[info["num_outputs"]:])
-        assert (got[0] - out.logits).abs().max() <= PARITY_TOLERANCE
+        assert (got[0] - out.logits).abs().max() <= 1e-4  # 40 steps: far below the whole-stream tolerance
     assert json.loads(json.dumps(info))["outputs"][0].startswith("output.")

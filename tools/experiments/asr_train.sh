@@ -1,5 +1,5 @@
 #!/bin/bash
-# How the shipped asr tiny weights (session 2) and their no-memory ablation were trained, on one core each.
+# How the shipped asr tiny weights and their no-memory ablation were trained, on one core each.
 # 1. A conformer without memory is trained for 65 wall-clock minutes (5,8xx steps on this machine).
 # 2. Two branches from it, same data order (--seed 1), same steps and schedule (warm restart at lr 1e-3):
 #    a. the NTM inserted as a pass-through (--init-from) and trained with the conformer -> shipped weights;

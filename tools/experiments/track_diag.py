@@ -1,4 +1,4 @@
-"""MeMOTR diagnostics used for docs/track.md "Diagnosis (session 2)". Single-threaded, CPU.
+"""MeMOTR diagnostics (docs/track.md). Single-threaded, CPU.
 
   births   WEIGHTS SEQS           per-frame counts on held-out sequences: GT objects, live/shown tracks, births,
                                   and for every GT not covered by a shown track whether a detect query scores

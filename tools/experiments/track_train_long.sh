@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# MeMOTR tiny (session 3): a 3-layer decoder (two joint detect+track layers), clips growing 2 -> 5, 15,000
+# MeMOTR tiny: a 3-layer decoder (two joint detect+track layers), clips growing 2 -> 5, 15,000
 # iterations x 2 clips from scratch, miss tolerance 10; the ablation with the same data, seed and schedule.
 # Both run side by side, one core each (~60 min on this 2-core machine).
 set -e
