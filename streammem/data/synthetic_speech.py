@@ -276,11 +276,11 @@ def write_corpus(
 
 def write_chapters(jobs: list[tuple], workers: int) -> dict[str, int]:
     """Run :func:`_write_chapter` over ``jobs`` in ``workers`` processes; utterance counts per split."""
-    from tqdm import tqdm
+    from streammem.progress import progress
 
     counts: dict[str, int] = {}
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for job, n in tqdm(zip(jobs, pool.map(_write_chapter, jobs), strict=True), total=len(jobs), desc="synthesizing"):
+        for job, n in progress(zip(jobs, pool.map(_write_chapter, jobs), strict=True), total=len(jobs), desc="synthesizing"):
             counts[job[0].name] = counts.get(job[0].name, 0) + n
     return counts
 

@@ -178,13 +178,13 @@ def generate_synthetic_tal_video(
 
 
 def _write_synthetic_tal_video(root: Path, num_train: int, num_test: int, seed: int, cfg: VideoTALConfig) -> Path:
-    from tqdm import tqdm
+    from streammem.progress import progress
 
     classes = list(CLASSES[: cfg.timing.num_classes])
     database: dict[str, dict] = {}
     jobs = [(subset_id, subset, i) for subset_id, (subset, count) in enumerate((("Validation", num_train), ("Test", num_test)))
             for i in range(count)]
-    for subset_id, subset, i in tqdm(jobs, desc="render tal videos", unit="video"):
+    for subset_id, subset, i in progress(jobs, total=len(jobs), desc="render tal videos", unit="video"):
         video_seed = (seed * 2 + subset_id) * 1_000_003 + i
         frames, actions = render_video(cfg, video_seed)
         name = f"rendered_{subset.lower()}_{i:04d}"

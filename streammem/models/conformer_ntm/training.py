@@ -57,11 +57,11 @@ class FeatureSet:
 
 def load_features(model: ConformerNTM, utterances: list[Utterance], desc: str = "features") -> FeatureSet:
     """Decode every utterance's audio once and compute its log-Mel features (CMVN applied later)."""
-    from tqdm import tqdm
+    from streammem.progress import progress
 
     feats, tokens = [], []
     with torch.no_grad():
-        for u in tqdm(utterances, desc=desc, unit="utt"):
+        for u in progress(utterances, total=len(utterances), desc=desc, unit="utt"):
             audio = torch.from_numpy(load_audio(u.path)).unsqueeze(0)
             feats.append(model.frontend.raw(audio)[0])
             tokens.append(model.tokenizer.encode(u.text))
@@ -170,7 +170,7 @@ def train(
     ``checkpoint(model, step)`` is called every ``checkpoint_every`` steps and at the end.
     Returns the final running losses.
     """
-    from tqdm import tqdm
+    from streammem.progress import progress_bar
 
     torch.manual_seed(options.seed)
     rng = random.Random(options.seed)
@@ -191,7 +191,7 @@ def train(
     model.train()
     deadline = time.monotonic() + options.minutes * 60
     step, running = 0, {"loss": 0.0, "ctc": 0.0, "att": 0.0}
-    bar = tqdm(total=options.max_steps if options.max_steps < 100000 else None, desc="train asr", unit="step")
+    bar = progress_bar(options.max_steps if options.max_steps < 100000 else None, desc="train asr", unit="step")
     separator = list(model.tokenizer.separator)
     if options.stream_items > 0 and len(normed) < options.stream_rows:
         from streammem.errors import InputError

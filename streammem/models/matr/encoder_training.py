@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from streammem.errors import InputError, atomic_output
 from streammem.models.matr.frontend import FrameEncoder, features_at_rate
+from streammem.progress import progress, progress_bar
 
 __all__ = ["EncoderSettings", "FrameLabeler", "recalibrate_batchnorm", "load_labelled_frames", "train_frame_encoder", "frame_accuracy",
            "video_features", "extract_features"]
@@ -91,7 +91,7 @@ def load_labelled_frames(root: str | os.PathLike, names: list[str], keep_every: 
     """
     root = Path(root)
     frames, labels = [], []
-    for name in tqdm(names, desc="decode videos", unit="video", leave=False):
+    for name in progress(names, total=len(names), desc="decode videos", unit="video"):
         video, label_path = root / "videos" / f"{name}.mp4", root / "labels" / f"{name}.npy"
         if not label_path.is_file():
             raise InputError(label_path, "per-frame label file not found")
@@ -143,7 +143,7 @@ def train_frame_encoder(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     best: tuple[float, dict, dict] = (-1.0, {}, {})
     t0 = time.perf_counter()
-    bar = tqdm(range(settings.iterations), desc="train frame encoder", unit="it")
+    bar = progress_bar(settings.iterations, desc="train frame encoder", unit="it", items=range(settings.iterations))
     for it in bar:
         model.train()
         half = settings.batch_size // 2  # half natural label mix, half class-balanced (cue frames are rare)
@@ -182,7 +182,7 @@ def extract_features(encoder: FrameEncoder, root: str | os.PathLike, names: list
 
     root = Path(root)
     out = []
-    for name in tqdm(names, desc="extract features", unit="video"):
+    for name in progress(names, total=len(names), desc="extract features", unit="video"):
         feats = video_features(encoder, open_source(str(root / "videos" / f"{name}.mp4"), kind="video"), rate)
         path = root / "features" / f"{name}.npy"
         with atomic_output(path) as tmp, open(tmp, "wb") as fh:

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from streammem.data.tal_features import TALSplit, TALVideo
 from streammem.evaluation.functional.localization import localization_map
@@ -28,6 +27,7 @@ from streammem.models.matr.baseline import FrameClassifier
 from streammem.models.matr.losses import matr_loss, step_targets, window_flags
 from streammem.models.matr.model import MATR, MATRConfig
 from streammem.models.matr.postprocess import OnlineLocalizer, group_frame_probabilities
+from streammem.progress import progress_bar
 
 __all__ = [
     "TrainSettings", "train_model", "predict", "predict_matr", "predict_frames", "evaluate", "selection_split",
@@ -132,7 +132,7 @@ def train_model(
         log(f"it 0 (start weights) held-out mAP_avg {best_score:.2f} mAP@0.5 {best_metrics['mAP@0.5']:.2f}")
         if on_checkpoint is not None:
             on_checkpoint(model, best_metrics)
-    bar = tqdm(range(settings.iterations), desc="train tal", unit="it", dynamic_ncols=True)
+    bar = progress_bar(settings.iterations, desc="train tal", unit="it", items=range(settings.iterations))
     start_time = time.time()
     for it in bar:
         model.train()

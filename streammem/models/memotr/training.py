@@ -182,7 +182,7 @@ def train_loop(model: MeMOTR, seqs: list[Sequence], iterations: int, batch_size:
                on_checkpoint: Callable[[int], None] | None = None, checkpoint_every_s: float = 120.0,
                lr_drop: float = 0.8, progress: bool = True, log: Callable[[str], None] = print) -> dict[str, float]:
     """Train for ``iterations`` steps of ``batch_size`` clips; LR x0.1 after ``lr_drop`` of them."""
-    from tqdm import tqdm
+    from streammem.progress import progress_bar
 
     cfg = model.cfg
     rng = np.random.default_rng(seed)
@@ -192,7 +192,7 @@ def train_loop(model: MeMOTR, seqs: list[Sequence], iterations: int, batch_size:
     model.train()
     last_save = time.monotonic()
     running: dict[str, float] = {}
-    bar = tqdm(range(iterations), desc="train track", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(iterations, desc="train track", enabled=progress, items=range(iterations))
     for it in bar:
         scale = 0.1 if it >= lr_drop * iterations else 1.0
         for g, lr in zip(optimizer.param_groups, base, strict=True):
