@@ -2,9 +2,11 @@
 
 A dataset directory holds an annotation file (ActionFormer/OAT JSON, or a folder of THUMOS per-class txt
 files) read by :mod:`streammem.data.thumos`, and one ``<video>.npy`` array (T, F) per video. The feature
-rate (features per second) is either fixed (``feature_rate``, THUMOS TSN: 4/s) or derived per video from
-its fps (``feature_stride`` frames per feature, ActionFormer I3D: 4). A video's length must agree with
-duration x rate within ``tolerance`` features, or the array belongs to another video or another extractor.
+rate (features per second) is fixed (``feature_rate``, THUMOS TSN: 4/s), derived from each video's fps
+(``feature_stride`` frames per feature, ActionFormer I3D: 4), or, when neither is given and the annotations
+give a duration, each video's own (its feature count over its duration). With a fixed or fps-derived rate a
+video's length must agree with duration x rate within ``tolerance`` features, or the array belongs to
+another video or another extractor.
 
 MUSES (Liu et al., CVPR 2021) ships an ActivityNet-style ``database`` JSON (same layout) and 1024-d I3D
 ``.npy`` per video: :func:`load_muses` reads it with the same checks and ``feature_dims=[1024]`` in MATR.
@@ -142,11 +144,15 @@ def load_tal_split(
             if not info.fps:
                 raise InputError(annotation_path, f"video {name!r}: no fps, needed for feature_stride")
             rate = info.fps / feature_stride
+        elif feature_rate is None and info.duration:
+            rate = None  # this video's own rate: its feature count over its annotated duration
         else:
             rate = feature_rate or 4.0
-        expected = None if info.duration is None else info.duration * rate
+        expected = None if info.duration is None or rate is None else info.duration * rate
         try:
             feats = load_feature_file(feature_dir / f"{name}.npy", expected, tolerance)
+            if rate is None:
+                rate = len(feats) / info.duration
         except InputError as err:
             if not skip_bad:
                 raise

@@ -304,6 +304,12 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     classes = _classes(meta, weights)
     split = load_tal_split(data, args.subset, classes=classes, feature_rate=args.feature_rate,
                            skip_bad=args.skip_bad)
+    width = sum(model.feature_dims)
+    for video in split.videos:
+        if video.features.shape[1] != width:
+            folder = data if data.is_dir() else data.parent
+            raise InputError(folder / "features" / f"{video.name}.npy", f"{video.features.shape[1]}-d features, the "
+                             f"MATR weights take {width}-d (train on these features, or extract matching ones)")
     mine = distributed.shard(split.videos)  # under torchrun: whole videos per rank, gathered in order
     per_video = [predict(model, v, classes) for v in progress(mine, total=len(mine), desc="eval tal", unit="video")]
     preds = [p for video in distributed.gather(per_video) for p in video]

@@ -46,6 +46,19 @@ def test_feature_length_must_match_duration(dataset):
     assert split.skipped["videos_bad_features"] == 1
 
 
+def test_without_a_rate_each_video_runs_at_its_own_feature_count_over_duration(dataset):
+    path = dataset / "annotations" / "thumos14.json"
+    data = json.loads(path.read_text())
+    del data["meta"]  # a plain ActionFormer-style file: no rate anywhere
+    name = next(v for v, info in data["database"].items() if info["subset"] == "Test")
+    duration = data["database"][name]["duration"]
+    np.save(dataset / "features" / f"{name}.npy", np.zeros((int(duration * 8), 32), np.float32))  # 8/s, not 4/s
+    path.write_text(json.dumps(data))
+    videos = {v.name: v for v in load_tal_split(dataset, "Test").videos}
+    assert videos[name].feature_rate == pytest.approx(int(duration * 8) / duration)
+    assert all(v.feature_rate == pytest.approx(SMALL.feature_rate, rel=0.05) for n, v in videos.items() if n != name)
+
+
 def _edit_first_annotation(dataset, **changes):
     path = dataset / "annotations" / "thumos14.json"
     data = json.loads(path.read_text())

@@ -208,3 +208,12 @@ def test_a_stored_config_that_cannot_build_the_model_is_an_input_error_naming_th
     bad.with_suffix(".json").write_text(json.dumps(meta))
     with pytest.raises(InputError, match=r"bad\.json.*stored config does not build the model.*no_such_field"):
         load_model(bad)
+
+
+def test_eval_features_of_another_width_are_one_line_naming_both_widths(tmp_path, capsys):
+    generate_synthetic_tal(tmp_path / "wide", num_train=1, num_test=1, seed=5,
+                           cfg=SyntheticTALConfig(num_features=(100, 140), feature_dims=[1024, 1024]))
+    assert main(["eval", "tal", "--data", str(tmp_path / "wide"), "--out", str(tmp_path / "e")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "2048-d features, the MATR weights take 32-d" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "e").exists()
