@@ -52,6 +52,8 @@ class TextureConfig:
     train: int = 240
     test_good: int = 40
     test_per_defect: int = 20
+    period_jitter: float = 0.0  # each image's period drawn from period * (1 +- jitter)
+    angle_jitter: float = 0.0  # each image's weave rotated by up to +- this many degrees
 
 
 def _write_png(path: Path, image: np.ndarray) -> None:
@@ -111,7 +113,9 @@ def _weave(size: int, period: float, angle: float, phase: tuple[float, float], s
 def render_texture(cfg: TextureConfig, rng: np.random.Generator, shift: float = 0.0) -> np.ndarray:
     """One normal image, float (H, W, 3) in [0, 1]: the tinted weave with random phase, contrast and noise."""
     phase = (rng.uniform(0, 2 * np.pi), rng.uniform(0, 2 * np.pi))
-    grey = _weave(cfg.size, cfg.period, 0.0, phase, shift)
+    period = cfg.period * (1 + rng.uniform(-cfg.period_jitter, cfg.period_jitter)) if cfg.period_jitter else cfg.period
+    angle = rng.uniform(-cfg.angle_jitter, cfg.angle_jitter) if cfg.angle_jitter else 0.0
+    grey = _weave(cfg.size, period, angle, phase, shift)
     grey = 0.5 + (grey - 0.5) * rng.uniform(0.8, 1.0)
     rgb = grey[..., None] * np.asarray(cfg.tint)[None, None, :]
     return np.clip(rgb + rng.normal(0.0, cfg.noise, rgb.shape), 0.0, 1.0)
@@ -166,11 +170,12 @@ def _u8(image: np.ndarray) -> np.ndarray:
     return (image * 255.0 + 0.5).astype(np.uint8)
 
 
-def write_textures(root: str | os.PathLike, cfg: TextureConfig | None = None, seed: int = 0) -> Path:
-    """Write the ``texture`` category (train/good, test/good, test/<defect>, ground_truth/<defect>)."""
+def write_textures(root: str | os.PathLike, cfg: TextureConfig | None = None, seed: int = 0,
+                   name: str = "texture") -> Path:
+    """Write the category ``name`` (train/good, test/good, test/<defect>, ground_truth/<defect>)."""
     cfg = cfg or TextureConfig()
     rng = np.random.default_rng(seed)
-    cat = Path(root) / "texture"
+    cat = Path(root) / name
     for i in range(cfg.train):
         _write_png(cat / "train" / "good" / f"{i:03d}.png", _u8(render_texture(cfg, rng)))
     for i in range(cfg.test_good):

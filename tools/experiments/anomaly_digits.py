@@ -9,7 +9,8 @@ multi-level decoder), ``levels_only``, ``memory_only``, ``memae``.
         --data runs/anomaly/data --digits 0 1 --seeds 0 1 2 --variants full no_memory
 
 With ``--texture`` the ``texture`` category is used instead (64x64 colour: ``tiny`` with 8x8 patches and
-3 channels, horizontal flips) and pixel AUROC / AUPRO are reported too.
+3 channels, horizontal flips) and pixel AUROC / AUPRO are reported too; ``--varied`` uses ``texture_varied``,
+where every image has its own weave period and angle.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 from streammem.data.mvtec import read_mvtec
-from streammem.data.synthetic_anomaly import write_digits, write_textures
+from streammem.data.synthetic_anomaly import TextureConfig, write_digits, write_textures
 from streammem.models.memmc_mae import build
 from streammem.models.memmc_mae.scoring import evaluate_items, load_batch
 from streammem.models.memmc_mae.training import TrainSettings, split_normals, train_model
@@ -41,10 +42,18 @@ VARIANTS: dict[str, dict] = {
 TEXTURE: dict = {"image_size": 64, "patch_size": 8, "in_chans": 3, "pixel_mean": [0.5] * 3, "pixel_std": [0.5] * 3}
 
 
-def run(data: Path, digit: int | None, seed: int, variant: str, iterations: int, save: Path | None) -> dict:
-    cat = data / (f"digits_{digit}" if digit is not None else "texture")
+VARIED = TextureConfig(period_jitter=0.25, angle_jitter=20.0)  # --varied: every image its own period and angle
+
+
+def run(data: Path, digit: int | None, seed: int, variant: str, iterations: int, save: Path | None,
+        varied: bool = False) -> dict:
+    texture = "texture_varied" if varied else "texture"
+    cat = data / (f"digits_{digit}" if digit is not None else texture)
     if not cat.is_dir():
-        write_digits(data, (digit,)) if digit is not None else write_textures(data)
+        if digit is not None:
+            write_digits(data, (digit,))
+        else:
+            write_textures(data, VARIED if varied else None, name=texture)
     split = read_mvtec(cat)
     torch.manual_seed(seed)
     model = build("tiny", **VARIANTS[variant], **({} if digit is not None else TEXTURE))
@@ -75,6 +84,8 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=["full", "no_memory"], choices=sorted(VARIANTS))
     parser.add_argument("--iterations", type=int, default=1500)
     parser.add_argument("--texture", action="store_true", help="the texture set instead of digits")
+    parser.add_argument("--varied", action="store_true", help="with --texture: the texture_varied category "
+                        "(period +-25%%, angle +-20 degrees per image)")
     parser.add_argument("--save", type=Path, default=None, help="write the (single) trained model here")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -82,7 +93,7 @@ def main() -> None:
     for digit in [None] if args.texture else args.digits:
         for variant in args.variants:
             for seed in args.seeds:
-                row = run(args.data, digit, seed, variant, args.iterations, args.save)
+                row = run(args.data, digit, seed, variant, args.iterations, args.save, args.varied)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     for variant in args.variants:
