@@ -20,6 +20,11 @@ Two sets:
    so the defect is repainted with low error. Only a prior that pulls every token toward the normal weave
    (the encoder memory) makes the repainting fail. The demo clip (:func:`write_texture_clip`) slides the
    weave and lets a stain grow in the middle of the clip.
+
+   Measured (``docs/anomaly.md``): with one fixed weave the trap does not close. Every variant, with or
+   without memory, learns the weave exactly and flags every defect. ``period_jitter`` / ``angle_jitter``
+   (the ``texture_varied`` set) give each image its own weave. The network must then read the weave from
+   the visible patches, which is where the repainting happens.
 """
 
 from __future__ import annotations
