@@ -32,12 +32,23 @@ class _Lines:
         self.stream.flush()
 
 
+class _LogBar(tqdm):
+    """A bar for log files: postfix updates (e.g. the loss every step) wait for the next periodic line instead
+    of printing one line each."""
+
+    def set_postfix(self, ordered_dict=None, refresh: bool = True, **kwargs) -> None:
+        super().set_postfix(ordered_dict, refresh=False, **kwargs)
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        super().set_postfix_str(s, refresh=False)
+
+
 def progress_bar(total: int | None = None, *, desc: str = "", unit: str = "it", log_every: float = 10.0,
                  enabled: bool = True, items: Iterable[T] | None = None) -> tqdm:
     """A tqdm bar on stderr (advance it with ``update(n)``; ETA when ``total`` is known); plain lines every
     ``log_every`` seconds when stderr is not a terminal."""
     terminal = sys.stderr.isatty()
-    return tqdm(items, total=total, desc=desc, unit=unit, file=sys.stderr if terminal else _Lines(sys.stderr),
+    return (tqdm if terminal else _LogBar)(items, total=total, desc=desc, unit=unit, file=sys.stderr if terminal else _Lines(sys.stderr),
                 mininterval=0.1 if terminal else log_every, dynamic_ncols=terminal, ascii=not terminal,
                 disable=not enabled)
 
