@@ -28,6 +28,7 @@ from streammem.tasks.common import (
     resolve_weights,
     start,
     start_export,
+    start_score,
     train_config,
 )
 
@@ -208,22 +209,17 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
                    "<path>.png, for pixel AUROC / AUPRO")
     p.add_argument("--layout", choices=LAYOUTS, default="auto")
     p.add_argument("--ignore-unknown", action="store_true", help="skip predictions for images not in the test split")
-    p.add_argument("--out", type=Path, default=None, help="write the metrics JSON here")
+    add_common_arguments(p, "score", out_help="output folder for scores.json (0-100 scale; default "
+                         "runs/anomaly/score/<predictions>/), or the JSON file itself")
 
 
 def score(args: argparse.Namespace) -> int:
     """Score any system's ``path,score`` CSV (and optional maps) against a dataset's test split."""
+    job = start_score(args, task="anomaly")
     result = score_predictions(args.gt, args.pred, args.maps, args.layout, args.ignore_unknown)
     print(" ".join(f"{k}={v:.2f}" for k, v in result.items() if isinstance(v, float)))
-    if args.out is not None:
-        import json
-
-        from streammem.tasks.common import json_safe
-
-        with atomic_output(args.out) as tmp:
-            tmp.write_text(json.dumps(json_safe(result), indent=2) + "\n")
-        print(f"wrote: {args.out}")
-    return 0
+    job.write_json(job.outputs.main.name if job.outputs.main else "scores.json", result)
+    return job.finish()
 
 
 def score_predictions(gt: Path, pred: Path, maps: Path | None = None, layout: str = "auto",

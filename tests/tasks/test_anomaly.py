@@ -47,8 +47,9 @@ def test_eval_writes_image_and_pixel_metrics_and_score_reads_them_back(trained, 
     for key in ("image_AUROC", "image_AUPRC", "F1_max", "pixel_AUROC", "AUPRO"):
         assert 0.0 <= metrics[key] <= 100.0
     assert metrics["images"] == 11 and metrics["anomalous"] == 8
-    result = anomaly.score_predictions(cat, tmp_path / "scores.csv")
-    assert result["image_AUROC"] == pytest.approx(metrics["image_AUROC"])
+    assert main(["score", "anomaly", "--gt", str(cat), "--pred", str(tmp_path / "scores.csv"), "--out",
+                 str(tmp_path / "scored.json")]) == 0
+    assert json.loads((tmp_path / "scored.json").read_text())["image_AUROC"] == pytest.approx(metrics["image_AUROC"])
 
 
 def _score_args(*argv):
@@ -82,7 +83,7 @@ def main_score(cat, csv_path):
     from streammem.errors import InputError
 
     with pytest.raises(InputError) as err:
-        anomaly.score(_score_args("--gt", str(cat), "--pred", str(csv_path)))
+        anomaly.score(_score_args("--gt", str(cat), "--pred", str(csv_path), "--out", str(csv_path.parent / "o")))
     assert "\n" not in str(err.value)
     return "not a number" if "not a number" in str(err.value) else "not in the test split"
 
