@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
                 name = label if shift else f"{label}, no SC"
                 ax.plot([r["AL"] for r in rows], [r["BLEU"] for r in rows], "o-" if shift else "s--", label=name)
                 for r in rows:
-                    ax.annotate(f"k={r['wait_k']}", (r["AL"], r["BLEU"]), fontsize=7, xytext=(3, 3),
+                    ax.annotate(f"k={r.get('wait_k', r.get('k'))}", (r["AL"], r["BLEU"]), fontsize=7, xytext=(3, 3),
                                 textcoords="offset points")
     ax.set_xlabel("AL (ms of source audio, SimulEval 1.1)")
     ax.set_ylabel("BLEU (sacreBLEU 13a, cased)")

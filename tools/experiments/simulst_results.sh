@@ -6,7 +6,7 @@ export OMP_NUM_THREADS=1
 PY="nice -n 10 .venv/bin/python"
 C=runs/simulst/corpus
 ASR_STEPS=${ASR_STEPS:-241}
-ST_STEPS=${ST_STEPS:-1000}
+ST_STEPS=${ST_STEPS:-1462}
 [ -d $C/en-de ] || $PY -m streammem.data.synthetic_simulst $C
 for variant in m0 nomem; do
   set_args=(); [ $variant = nomem ] && set_args=(--set memory_size=0)
