@@ -111,10 +111,22 @@ def test_train_both_stages_writes_weights(tmp_path):
     write_corpus(tmp_path / "data", train_talks=2, dev_talks=1, test_talks_per_voice=1, contents_per_talk=3)
     sets = [x for k, v in SMALL.items() if k not in ("train_wait_k",) for x in ("--set", f"{k}={json.dumps(v)}")]
     assert main(["train", "simulst", "--data", str(tmp_path / "data"), "--max-steps", "2", "--batch-size", "2",
-                 *sets, "--set", "target_pieces=60", "--out", str(tmp_path / "w.safetensors")]) == 0
+                 *sets, "--set", "target_pieces=40", "--out", str(tmp_path / "w.safetensors")]) == 0
     assert (tmp_path / "w.safetensors").is_file() and (tmp_path / "w_asr.safetensors").is_file()
     meta = json.loads((tmp_path / "w.json").read_text())
     assert meta["metrics"]["stage"] == "st" and meta["config"]["target_model"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+def test_a_vocabulary_larger_than_the_data_allows_is_one_line(tmp_path, capsys):
+    from streammem.data.synthetic_simulst import write_corpus
+
+    write_corpus(tmp_path / "data", train_talks=1, dev_talks=1, test_talks_per_voice=1, contents_per_talk=2)
+    assert main(["train", "simulst", "--data", str(tmp_path / "data"), "--max-steps", "1", "--set",
+                 "target_pieces=5000", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "target vocabulary: cannot fit 5000 SentencePiece pieces" in err and err.count("\n") == 1
 
 
 def test_st_stage_without_init_is_one_line(tmp_path, capsys):

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from streammem.data.mustc import MustcSegment, read_split, segment_audio
+from streammem.errors import StreamMemError
 from streammem.models.amt_simulst.model import AMTSimulST
 
 __all__ = ["TrainOptions", "Example", "load_examples", "fit_cmvn", "train", "stream_audio"]
@@ -152,7 +153,10 @@ def train(model: AMTSimulST, root: str | Path, options: TrainOptions, device: to
     rng = random.Random(options.seed)
     examples = load_examples(model, root, "train", options.max_context_seconds)
     if options.stage == "asr":
-        model.fit_tokenizer([e.target for e in examples])
+        try:
+            model.fit_tokenizer([e.target for e in examples])
+        except ValueError as err:  # e.g. more pieces than the translations allow: one line, not a traceback
+            raise StreamMemError(f"target vocabulary: {err} (lower target_pieces)") from None
         fit_cmvn(model, examples)
     elif not model.tokenizer.fitted:
         raise ValueError("stage 'st' starts from an 'asr' checkpoint (its vocabulary and CMVN)")
