@@ -23,9 +23,11 @@ from streammem.models import build_model
 from streammem.models.amt_simulst.decoding import translate_segments
 
 
-def evaluate(model, segments, k: int, shift: bool, context_seconds: float) -> tuple[dict, list]:
+def evaluate(model, segments, k: int, shift: bool | str, context_seconds: float) -> tuple[dict, list]:
+    """``shift``: both shifts on (True), off (False), or only ``"center"`` / only ``"right"``."""
     model.wait_k = k
-    model.shift_center = model.shift_right = shift
+    model.shift_center = shift in (True, "center")
+    model.shift_right = shift in (True, "right")
     instances = translate_segments(model, segments, context_seconds)
     scores = simulst_scores(instances)
     scores["pronoun_accuracy"], scores["pronoun_segments"] = pronoun_accuracy(
@@ -39,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("corpus", type=Path)
     p.add_argument("--split", default="tst-COMMON")
     p.add_argument("--k", type=int, nargs="+", default=[1, 3, 5, 7])
-    p.add_argument("--shift", choices=("both", "on", "off"), default="both")
+    p.add_argument("--shift", choices=("both", "on", "off", "center", "right"), default="both",
+                   help="both: on and off; center/right: only that shift")
     p.add_argument("--limit", type=int, default=0, help="first N segments only")
     p.add_argument("--context-seconds", type=float, default=2.0)
     p.add_argument("--json", type=Path)
@@ -52,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     segments = read_split(a.corpus, a.split)
     segments = segments[: a.limit] if a.limit else segments
     results = []
-    for shift in {"both": (True, False), "on": (True,), "off": (False,)}[a.shift]:
+    for shift in {"both": (True, False), "on": (True,), "off": (False,), "center": ("center",),
+                  "right": ("right",)}[a.shift]:
         for k in a.k:
             scores, instances = evaluate(model, segments, k, shift, a.context_seconds)
             row = {"k": k, "shiftable_context": shift, **{key: round(v, 2) if isinstance(v, float) else v
