@@ -113,8 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = verbs.add_parser(
         "score",
         help="score any system's predictions (standard result files) with the standard metrics",
-        description=score.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="score any system's predictions against public-format ground truth, with the code `eval` "
+        "uses; `streammem score TASK --help` gives each task's formats",
     )
     tasks = sp.add_subparsers(dest="task", metavar="TASK")
     tasks.required = True
@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
             module.add_score_arguments(tp)
             tp.set_defaults(func=module.score)
         elif name in score.TASKS:
+            tp.description, tp.formatter_class = score.__doc__, argparse.RawDescriptionHelpFormatter
             score.add_arguments(tp)
             tp.set_defaults(func=score.run)
         else:

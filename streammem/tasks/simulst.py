@@ -23,6 +23,7 @@ from streammem.tasks.common import (
     resolve_weights,
     start,
     start_export,
+    start_score,
     train_config,
 )
 
@@ -33,6 +34,7 @@ __all__ = [
     "add_demo_arguments", "demo",
     "add_export_arguments", "export",
     "add_bench_arguments", "bench",
+    "add_score_arguments", "score",
 ]
 
 MODEL = "amt_simulst"
@@ -298,6 +300,26 @@ def _plot_emissions(audio, result: dict, path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- export
+def add_score_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pred", type=Path, required=True, help="a SimulEval instances.log (JSON lines: prediction, "
+                        "delays, elapsed, source_length, reference), from any SimulEval run")
+    parser.add_argument("--gt", type=Path, default=None, help="reference file, one line per instance in the log's "
+                        "order (e.g. MuST-C txt/tst-COMMON.de); default: the references stored in the log")
+    add_common_arguments(parser, "score", out_help="output folder for scores.json (BLEU, AL, LAAL, DAL, AP in ms, "
+                         "AL_CA, LAAL_CA; default runs/simulst/score/<log>/), or the JSON file itself")
+
+
+def score(args: argparse.Namespace) -> int:
+    """Score any SimulEval run: sacreBLEU and the SimulEval 1.1 latencies of its ``instances.log``."""
+    from streammem.evaluation.functional.simulst import score_instances_log
+
+    job = start_score(args, task="simulst")
+    result = score_instances_log(args.pred, args.gt)
+    print(" ".join(f"{k}={v:.2f}" for k, v in result.items() if isinstance(v, float)))
+    job.write_json(job.outputs.main.name if job.outputs.main else "scores.json", result)
+    return job.finish()
+
+
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     add_export_options(parser, threads=1)
     parser.add_argument("--check-chunks", type=int_at_least(2), default=8, help="eager-vs-exported parity over this "

@@ -149,3 +149,26 @@ def test_missing_weights_are_one_line(tmp_path, capsys):
                  "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "x.safetensors: weights not found" in err and err.count("\n") == 1
+
+
+def test_score_reads_a_simuleval_instances_log(tmp_path, capsys):
+    import json as _json
+
+    from streammem.cli import main as _main
+
+    log = tmp_path / "instances.log"
+    rows = [{"index": i, "prediction": "ich sehe das Haus", "delays": [1000.0, 2000.0, 3000.0, 4000.0],
+             "elapsed": [1100.0, 2100.0, 3100.0, 4100.0], "source_length": 4000.0,
+             "reference": "ich sehe das Haus"} for i in range(2)]
+    log.write_text("".join(_json.dumps(r) + "\n" for r in rows))
+    assert _main(["score", "simulst", "--pred", str(log), "--out", str(tmp_path / "s.json")]) == 0
+    result = _json.loads((tmp_path / "s.json").read_text())
+    assert result["BLEU"] == pytest.approx(100.0)
+    assert result["AL"] == pytest.approx(1000.0) and result["AL_CA"] == pytest.approx(1100.0)  # +100 ms computing
+    refs = tmp_path / "ref.de"
+    refs.write_text("ich sehe das Haus\nein ganz anderer Satz hier\n")
+    assert _main(["score", "simulst", "--pred", str(log), "--gt", str(refs), "--out", str(tmp_path / "t.json")]) == 0
+    assert _json.loads((tmp_path / "t.json").read_text())["BLEU"] < 100.0
+    refs.write_text("only one line\n")
+    assert _main(["score", "simulst", "--pred", str(log), "--gt", str(refs)]) == 2
+    assert "1 reference lines, but instances.log has 2 instances" in capsys.readouterr().err
