@@ -48,7 +48,7 @@ def corpus(tmp_path_factory):
 
 
 def test_the_task_has_every_model_verb():
-    assert set(verbs_of("simulst")) == {"demo", "run", "eval", "train", "export", "bench"}
+    assert set(verbs_of("simulst")) == {"demo", "run", "eval", "score", "train", "export", "bench"}
 
 
 def test_demo_writes_words_with_times_and_a_picture(weights, tmp_path):

@@ -21,8 +21,9 @@ from torch import Tensor, nn
 from streammem.memory import MemoryBank, QueueState
 from streammem.models.amt_simulst.config import AMTSimulSTConfig
 from streammem.models.amt_simulst.tokens import CasedPieces, make_target_tokenizer
-from streammem.models.conformer_ntm.encoder import HOP, LogMelFrontend, pad_signal, sinusoid
+from streammem.models.conformer_ntm.encoder import sinusoid
 from streammem.models.conformer_ntm.tokens import CharTokenizer
+from streammem.nn.log_mel import HOP, LogMelFrontend, pad_signal
 
 __all__ = ["AMTSimulST", "AMTSimulSTState", "StepOutput", "STATE_SECONDS"]
 

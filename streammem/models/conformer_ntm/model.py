@@ -25,8 +25,9 @@ from torch import Tensor, nn
 
 from streammem.memory import GatedMemory, GatedState, KNNMemory, KNNState, NTMMemory, NTMState
 from streammem.models.conformer_ntm.config import ConformerNTMConfig
-from streammem.models.conformer_ntm.encoder import HOP, ConformerEncoder, LogMelFrontend, pad_signal, sinusoid
+from streammem.models.conformer_ntm.encoder import ConformerEncoder, sinusoid
 from streammem.models.conformer_ntm.tokens import fit_sentencepiece, make_tokenizer
+from streammem.nn.log_mel import HOP, LogMelFrontend, pad_signal
 
 __all__ = ["ConformerNTM", "ConformerNTMState", "FRAME_SECONDS", "MEMORY_KINDS"]
 

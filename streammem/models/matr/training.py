@@ -12,7 +12,6 @@ Model selection uses a held-out part of the training subset, never the test subs
 from __future__ import annotations
 
 import copy
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from streammem.models.matr.baseline import FrameClassifier
 from streammem.models.matr.losses import matr_loss, step_targets, window_flags
 from streammem.models.matr.model import MATR, MATRConfig
 from streammem.models.matr.postprocess import OnlineLocalizer, group_frame_probabilities
+from streammem.models.schedules import warmup_cosine
 from streammem.progress import progress_bar
 
 __all__ = [
@@ -95,9 +95,7 @@ def _pad(videos: list[TALVideo]) -> torch.Tensor:
 
 
 def _lr_factor(it: int, s: TrainSettings) -> float:
-    if it < s.warmup:
-        return (it + 1) / s.warmup
-    return 0.5 * (1 + math.cos(math.pi * (it - s.warmup) / max(1, s.iterations - s.warmup)))
+    return warmup_cosine(it, s.warmup, s.iterations)
 
 
 def train_model(

@@ -23,6 +23,7 @@ from torch import nn
 from streammem.checkpoints import save_checkpoint
 from streammem.models.memmc_mae.model import MemMCMAE
 from streammem.models.memmc_mae.scoring import fit_calibration, score_images
+from streammem.models.schedules import warmup_cosine
 
 __all__ = ["TrainSettings", "train_model", "split_normals"]
 
@@ -51,9 +52,7 @@ def split_normals(count: int, every: int = 10) -> tuple[list[int], list[int]]:
 
 
 def _lr_factor(it: int, s: TrainSettings) -> float:
-    if it < s.warmup:
-        return (it + 1) / s.warmup
-    return 0.5 * (1 + math.cos(math.pi * (it - s.warmup) / max(1, s.iterations - s.warmup)))
+    return warmup_cosine(it, s.warmup, s.iterations)
 
 
 def train_model(
