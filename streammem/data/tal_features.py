@@ -125,7 +125,8 @@ def load_tal_split(
     annotation_path = find_annotations(root)
     base = Path(root) if Path(root).is_dir() else annotation_path.parent
     feature_dir = Path(feature_dir) if feature_dir is not None else base / "features"
-    annotations = (read_thumos_json if annotation_path.is_file() else read_thumos_txt)(annotation_path, subset)
+    annotations = (read_thumos_json(annotation_path, subset, check_durations=False) if annotation_path.is_file()
+                   else read_thumos_txt(annotation_path, subset))  # segments are checked below, with skip_bad
     classes = list(classes) if classes is not None else _classes_of(annotation_path, annotations)
     if feature_rate is None and feature_stride is None and annotation_path.suffix == ".json":
         meta = json.loads(read_text(annotation_path)).get("meta", {})

@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 AMBIGUOUS = "Ambiguous"
+DURATION_SLACK = 1.0  # seconds an annotated end may pass the stated duration (rounded durations, frame ends)
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,13 @@ def _select_subset(source: Path, available: set[str], subset: str | None) -> str
     return spelled[subset.lower()]
 
 
-def read_thumos_json(path: str | os.PathLike, subset: str | None = None) -> TemporalAnnotations:
-    """Read an ActionFormer/OAT annotation JSON, keeping the videos of ``subset`` (all if it has only one)."""
+def read_thumos_json(path: str | os.PathLike, subset: str | None = None, check_durations: bool = True
+                     ) -> TemporalAnnotations:
+    """Read an ActionFormer/OAT annotation JSON, keeping the videos of ``subset`` (all if it has only one).
+
+    ``check_durations``: a segment that starts at or after its video's stated duration, or ends more than
+    ``DURATION_SLACK`` seconds past it, is an error (callers with their own per-segment policy turn it off).
+    """
     path = Path(path)
     data = _load_json(path)
     database = data.get("database") if isinstance(data, Mapping) else None
@@ -133,6 +139,9 @@ def read_thumos_json(path: str | os.PathLike, subset: str | None = None) -> Temp
             raise InputError(path, f"database[{video!r}]: 'annotations' must be a list")
         for i, item in enumerate(items):
             label, start, end = _segment(path, f"database[{video!r}].annotations[{i}]", item)
+            if check_durations and duration is not None and (start >= duration or end > duration + DURATION_SLACK):
+                raise InputError(path, f"database[{video!r}].annotations[{i}]: segment [{start:g}, {end:g}] lies "
+                                 f"beyond the video's duration {float(duration):g} s")
             if label == AMBIGUOUS:
                 ambiguous += 1
                 continue

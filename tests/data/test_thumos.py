@@ -52,6 +52,10 @@ def test_json_subset_selection_and_ambiguous_dropped(tmp_path):
         ({"subset": "Test", "annotations": [{"segment": [1.0, 2.0]}]}, "label"),
         ({"subset": "Test", "duration": "long", "annotations": []}, "duration"),
         ({"annotations": []}, "subset"),
+        ({"subset": "Test", "duration": 10.0, "annotations": [{"label": "Diving", "segment": [4.0, 11.5]}]},
+         r"segment \[4, 11.5\] lies beyond the video's duration 10 s"),
+        ({"subset": "Test", "duration": 10.0, "annotations": [{"label": "Diving", "segment": [10.0, 10.5]}]},
+         "beyond the video's duration"),
     ],
 )
 def test_malformed_json_names_file_and_item(tmp_path, video, problem):
@@ -59,6 +63,12 @@ def test_malformed_json_names_file_and_item(tmp_path, video, problem):
     with pytest.raises(InputError, match=problem) as err:
         read_thumos_json(path, "test")
     assert err.value.source == str(path) and "'v'" in str(err.value)
+
+
+def test_an_end_within_a_second_of_the_duration_is_kept(tmp_path):
+    path = _database(tmp_path, {"v": {"subset": "Test", "duration": 10.0,
+                                      "annotations": [{"label": "Diving", "segment": [8.0, 10.6]}]}})
+    assert read_thumos_json(path).annotations == [{"video": "v", "label": "Diving", "start": 8.0, "end": 10.6}]
 
 
 def test_invalid_json_gives_its_line(tmp_path):
