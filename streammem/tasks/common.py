@@ -254,6 +254,20 @@ class Outputs:
             raise InputError(target.parent, f"cannot create the output folder ({err.strerror or err})") from None
         return target
 
+    def folder_path(self, name: str) -> Path:
+        """``folder/name/`` as a folder of outputs (kept if it exists, e.g. from an earlier run), with the same
+        guards as :meth:`path`."""
+        target = self.folder / name
+        where = target.resolve()
+        if where in self.inputs or any(_inside(i, where) for i in self.inputs):
+            raise InputError(target, "holds an input of this command; choose another --out")
+        if _inside(where, PACKAGE_DIR):
+            raise InputError(target, "refusing to write inside the streammem package; choose another --out")
+        if where.exists() and not where.is_dir():
+            raise InputError(target, "is a file, not a folder")
+        target.mkdir(parents=True, exist_ok=True)
+        return target
+
     def _checked(self, name: str) -> Path:
         target = self.main if self.main is not None and name == self.main.name else self.folder / name
         where = target.resolve()
@@ -332,6 +346,9 @@ class Run:
 
     def path(self, name: str) -> Path:
         return self.outputs.path(name)
+
+    def folder_path(self, name: str) -> Path:
+        return self.outputs.folder_path(name)
 
     def write_json(self, name: str, obj: Any) -> Path:
         target = self.outputs.path(name)

@@ -198,13 +198,17 @@ def ensure_synthetic_test(root: Path = DEFAULT_DATA, split: str = "val") -> Path
 
 
 def eval(args: argparse.Namespace) -> int:  # noqa: A001 (the CLI verb)
+    from streammem import distributed
+
     stem = f"{(args.data or DEFAULT_DATA).resolve().name}_{args.split}"
     run = start(args, task="track", verb="eval", stem=stem, inputs=[args.data])
     data = args.data if args.data is not None else ensure_synthetic_test()
     model = load_model(args.weights)
-    predictions = run.path("tracks")
-    if predictions.resolve() == data.resolve() or data.resolve().is_relative_to(predictions.resolve()):
-        raise InputError(predictions, "is the dataset folder; choose another --out")
+    predictions = run.folder_path("tracks")
+    if run.is_main:  # an earlier run's tracks (ours) would be scored again
+        for stale in predictions.glob("*.txt"):
+            stale.unlink()
+    distributed.barrier()  # under torchrun, no rank writes before they are gone
     metrics = evaluate(model, data, args.split, predictions, baseline=args.tracker == "bytetrack")
     if not run.is_main:
         return run.finish()

@@ -46,6 +46,7 @@ def test_eval_writes_the_metric_keys(dataset, weights, tmp_path, capsys):
     assert metrics["num_sequences"] == 2 and 0.0 <= metrics["HOTA"] <= 100.0
     assert isinstance(metrics["IDSW"], int)
     assert (tmp_path / "tracks" / "synth05000.txt").is_file()
+    assert main(["eval", "track", str(dataset), "--weights", str(weights), "--out", str(out)]) == 0  # again
     assert "HOTA" in capsys.readouterr().out
 
 
