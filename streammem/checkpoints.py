@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from safetensors.torch import load_file, save_file
 from streammem.errors import InputError, atomic_output
 
 __all__ = [
-    "save_checkpoint", "load_checkpoint", "load_metadata", "load_weights", "sidecar_path", "stored_config_errors",
+    "save_checkpoint", "load_checkpoint", "load_metadata", "load_weights", "load_backbone_weights", "sidecar_path",
+    "stored_config_errors",
     "FORMAT_VERSION",
 ]
 
@@ -142,3 +144,47 @@ def load_weights(
         raise InputError(path, "does not match the model config: " + "; ".join(parts))
     model.load_state_dict(state, strict=not new_prefixes)
     return meta
+
+
+def load_backbone_weights(
+    module: torch.nn.Module, path: str | os.PathLike, rename: Callable[[str], str | None] = lambda name: name
+) -> int:
+    """Initialise ``module`` from a torchvision-style backbone file the user has (``--backbone-weights``).
+
+    The file is read with ``torch.load(weights_only=True)``: plain tensors and containers only, so a pickle
+    carrying code is refused. It may be a state dict, or hold one under ``state_dict`` or ``model``; a
+    ``module.`` prefix (DataParallel) is dropped. ``rename`` maps a file name to ``module``'s name, or None to
+    skip it (a classification head). Every tensor of ``module`` must be found with its shape; returns how many
+    were loaded.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "backbone weights not found")
+    try:
+        with warnings.catch_warnings():  # torch's notes on pickle protocols mean nothing to the user
+            warnings.simplefilter("ignore")
+            raw = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as err:  # UnpicklingError for code, RuntimeError/EOFError for damage: one line either way
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise InputError(path, f"not a plain tensor state dict (refused by torch.load weights_only): {first[:200]}") \
+            from None
+    if isinstance(raw, dict):
+        raw = raw.get("state_dict", raw.get("model", raw))
+    if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
+        raise InputError(path, "expected a state dict of tensors")
+    own = module.state_dict()
+    mapped = {}
+    for name, tensor in raw.items():
+        target = rename(name.removeprefix("module."))
+        if target is not None and target in own:
+            mapped[target] = tensor
+    missing = [k for k in own if k not in mapped and not k.endswith("num_batches_tracked")]
+    if missing:
+        raise InputError(path, f"{len(missing)} backbone tensors missing (first: {missing[0]!r}); is this the same "
+                         "architecture?")
+    wrong = [k for k, t in mapped.items() if t.shape != own[k].shape]
+    if wrong:
+        raise InputError(path, f"tensor {wrong[0]!r} has shape {tuple(mapped[wrong[0]].shape)}, the backbone "
+                         f"expects {tuple(own[wrong[0]].shape)}")
+    module.load_state_dict(mapped, strict=False)
+    return len(mapped)

@@ -121,3 +121,50 @@ def test_wrong_shapes_are_a_one_line_error_naming_the_tensor(tmp_path):
     with pytest.raises(InputError, match=r"m\.safetensors: does not match .*shape of '0\.bias' is \(4,\), model has \(5,\)") as err:
         load_weights(_model(width=5), path)
     assert "\n" not in str(err.value)
+
+
+def test_backbone_weights_from_a_torchvision_state_dict(tmp_path):
+    import torchvision
+
+    from streammem.checkpoints import load_backbone_weights
+    from streammem.models.memotr.model import _ResNetBackbone
+
+    torch.manual_seed(0)
+    reference = torchvision.models.resnet18(weights=None)
+    path = tmp_path / "resnet18.pth"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in reference.state_dict().items()}}, path)
+    backbone = _ResNetBackbone("resnet18")
+    count = load_backbone_weights(backbone, path, _ResNetBackbone.torchvision_name)
+    assert count > 60
+    assert torch.equal(backbone.stem[0].weight, reference.conv1.weight)
+    assert torch.equal(backbone.layer4[1].conv2.weight, reference.layer4[1].conv2.weight)
+    assert torch.equal(backbone.stem[1].running_var, reference.bn1.running_var)
+    with pytest.raises(InputError, match="has shape|missing"):
+        load_backbone_weights(_ResNetBackbone("resnet50"), path, _ResNetBackbone.torchvision_name)
+
+
+def test_backbone_weights_that_carry_code_are_refused(tmp_path):
+    import pickle
+
+    from streammem.checkpoints import load_backbone_weights
+    from streammem.models.memotr.model import _ResNetBackbone
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("code ran",))
+
+    path = tmp_path / "evil.pth"
+    path.write_bytes(pickle.dumps({"conv1.weight": Payload()}))
+    with pytest.raises(InputError, match="refused by torch.load weights_only"):
+        load_backbone_weights(_ResNetBackbone("resnet18"), path, _ResNetBackbone.torchvision_name)
+
+
+def test_train_track_backbone_weights_need_a_resnet_config(tmp_path, capsys):
+    from streammem.cli import main
+
+    path = tmp_path / "r.pth"
+    torch.save({}, path)
+    assert main(["train", "track", "--backbone-weights", str(path), "--data", str(tmp_path / "d"),
+                 "--out", str(tmp_path / "w.safetensors")]) == 2
+    assert "not a torchvision ResNet: add --set backbone=resnet18" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()  # refused before any data is generated

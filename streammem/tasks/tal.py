@@ -106,6 +106,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbone", default="mobilenet_v3_small", help="torchvision backbone of the frame encoder (encoder)")
     p.add_argument("--image-size", type=int, default=64, help="frames are resized to this square side (encoder)")
     p.add_argument("--encoder", type=Path, default=None, help="frame encoder weights for --stage features")
+    p.add_argument("--backbone-weights", type=Path, default=None, help="--stage encoder: initialise the torchvision "
+                   "backbone from a state dict you have (e.g. resnet18-*.pth), read with torch.load(weights_only=True)")
 
 
 def train(args: argparse.Namespace) -> int:
@@ -184,7 +186,7 @@ def _train_encoder(args: argparse.Namespace) -> int:
     from streammem.models.matr.training import selection_split
 
     run = start(args, task="tal", verb="train", stem=f"frame_encoder_{Path(args.config).stem}",
-                inputs=[args.data, args.encoder], main_suffixes=(".safetensors",))
+                inputs=[args.data, args.encoder, args.backbone_weights], main_suffixes=(".safetensors",))
     root = _ensure_data(args.data or DEFAULT_VIDEO_DATA)
     annotation_path = find_annotations(root)
     data = read_thumos_json(annotation_path, args.subset)  # checks the file; names every video of any subset
@@ -208,6 +210,13 @@ def _train_encoder(args: argparse.Namespace) -> int:
     config = {"backbone": args.backbone, "image_size": args.image_size, "out_dim": width,
               "num_labels": 2 + len(classes), "feature_rate": rate}
     model = FrameLabeler(FrameEncoder(width, backbone=args.backbone, image_size=args.image_size), 2 + len(classes))
+    if args.backbone_weights is not None:
+        from streammem.checkpoints import load_backbone_weights
+
+        head = ("fc.", "classifier.")  # the classification head, replaced by the encoder's own output layer
+        count = load_backbone_weights(model.encoder.backbone, args.backbone_weights,
+                                      lambda name: None if name.startswith(head) else name)
+        print(f"backbone initialised from {args.backbone_weights} ({count} tensors)")
     labels = ["background", "action middle"] + [f"cue {c}" for c in classes]
     command = training_command("tal")
     print(f"training the frame encoder ({args.backbone}, {args.image_size}px -> {width}-d) on {len(fit_names)} videos, "

@@ -232,6 +232,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-memory", action="store_true",
                         help="ablation: no long-term memory and no memory-attention in the query updater")
     parser.add_argument("--checkpoint-every", type=positive_float, default=120.0, help="seconds between checkpoints")
+    parser.add_argument("--backbone-weights", type=Path, default=None,
+                        help="initialise a ResNet backbone (--set backbone=resnet18|resnet50) from a torchvision "
+                        "state dict you have (e.g. resnet50-*.pth), read with torch.load(weights_only=True)")
     parser.add_argument("--init", type=Path, default=None,
                         help="start from these safetensors weights (fine-tuning) and their stored config; "
                              "--set and --no-memory still apply, --config is ignored")
@@ -250,7 +253,8 @@ def train(args: argparse.Namespace) -> int:
 
     suffix = "_nomem" if args.no_memory else ""
     name = f"memotr_{Path(args.config).stem}{suffix}"
-    run = start(args, task="track", verb="train", stem=name, inputs=[args.data, args.init], main_suffixes=(".safetensors",))
+    run = start(args, task="track", verb="train", stem=name, inputs=[args.data, args.init, args.backbone_weights],
+                main_suffixes=(".safetensors",))
     out = run.outputs.main or run.path(f"{name}.safetensors")
     with config_errors("train track"):
         if args.init is not None:
@@ -261,6 +265,14 @@ def train(args: argparse.Namespace) -> int:
             model = load_model(args.init, use_memory=not args.no_memory, **overrides)
         else:
             model = build(train_config(CONFIGS, args.config, args.set, use_memory=not args.no_memory))
+    if args.backbone_weights is not None:
+        from streammem.checkpoints import load_backbone_weights
+
+        if not hasattr(model.backbone, "torchvision_name"):
+            raise InputError(args.backbone_weights, f"the config's backbone is {model.cfg.backbone!r}, not a torchvision "
+                             "ResNet: add --set backbone=resnet18 (or resnet50)")
+        count = load_backbone_weights(model.backbone, args.backbone_weights, model.backbone.torchvision_name)
+        print(f"backbone initialised from {args.backbone_weights} ({count} tensors)")
     if args.data == DEFAULT_DATA and (not (args.data / f"{args.split}_seqmap.txt").is_file()
                                       or interrupted(args.data / args.split)):
         print(f"generating synthetic training sequences (seeds {TRAIN_SEEDS[0]}-{TRAIN_SEEDS[-1]}) in {args.data}")

@@ -123,6 +123,12 @@ class _ResNetBackbone(nn.Module):
         wide = depth == "resnet50" or depth == "resnet101"
         self.out_channels = [512, 1024, 2048] if wide else [128, 256, 512]
 
+    @staticmethod
+    def torchvision_name(name: str) -> str | None:
+        """Where a tensor of a torchvision ResNet state dict goes here (``conv1``/``bn1`` -> ``stem``; no ``fc``)."""
+        head, _, rest = name.partition(".")
+        return {"conv1": f"stem.0.{rest}", "bn1": f"stem.1.{rest}"}.get(head, None if head == "fc" else name)
+
     def forward(self, x: Tensor) -> list[Tensor]:
         c2 = self.layer1(self.stem(x))
         c3 = self.layer2(c2)
