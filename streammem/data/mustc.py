@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from streammem.data._text_table import read_text
 from streammem.errors import InputError
 
 __all__ = ["MustcSegment", "read_split", "read_talk", "segment_audio", "SAMPLE_RATE"]
@@ -57,7 +58,7 @@ def _yaml_entries(path: Path) -> list[tuple[int, object]]:
 
     loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        loader = loader_cls(path.read_text(encoding="utf-8"))
+        loader = loader_cls(read_text(path))
         try:
             node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else []
@@ -65,9 +66,10 @@ def _yaml_entries(path: Path) -> list[tuple[int, object]]:
             loader.dispose()
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        raise InputError(path, f"not valid YAML ({getattr(err, 'problem', None) or err})",
+        problem = str(getattr(err, "problem", None) or err).splitlines()[0]  # one line, however yaml words it
+        raise InputError(path, f"not valid YAML ({problem})",
                          line=mark.line + 1 if mark else None) from None
-    if not isinstance(data, list):
+    if node is None or not isinstance(data, list):
         raise InputError(path, "expected a YAML list with one entry per segment")
     return [(item.start_mark.line + 1, entry) for item, entry in zip(node.value, data, strict=True)]
 
@@ -75,7 +77,7 @@ def _yaml_entries(path: Path) -> list[tuple[int, object]]:
 def _text_lines(path: Path) -> list[str]:
     if not path.is_file():
         raise InputError(path, "text file not found")
-    return path.read_text(encoding="utf-8").splitlines()
+    return read_text(path).splitlines()
 
 
 def read_split(root: str | os.PathLike, split: str, lang: str = "de") -> list[MustcSegment]:

@@ -1,0 +1,60 @@
+"""MuST-C YAML and text files: a BOM or CRLF never changes the segments read; random, truncated or latin-1
+bytes are one clean StreamMemError, never another exception."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from streammem.data.mustc import read_split
+from streammem.errors import StreamMemError
+
+FAST = settings(max_examples=30, deadline=3000, suppress_health_check=[HealthCheck.too_slow])
+YAML = b"- {duration: 1.5, offset: 0.5, wav: ted_1.wav}\n- {duration: 2.0, offset: 2.5, wav: ted_1.wav}\n"
+EN, DE = b"Hello.\nBye.\n", "Hallo.\nTschüss.\n".encode()
+
+
+def _read(yaml: bytes, en: bytes = EN, de: bytes = DE):
+    """("ok", [(id, offset, duration, source, target)]) or ("error", message) for a corpus with these files."""
+    with tempfile.TemporaryDirectory() as folder:
+        split = Path(folder) / "en-de" / "data" / "dev"
+        (split / "wav").mkdir(parents=True)
+        (split / "txt").mkdir()
+        sf.write(split / "wav" / "ted_1.wav", np.zeros(16000 * 5, np.float32), 16000)
+        for name, data in (("dev.yaml", yaml), ("dev.en", en), ("dev.de", de)):
+            (split / "txt" / name).write_bytes(data)
+        try:
+            return "ok", [(s.id, s.offset, s.duration, s.source, s.target) for s in read_split(folder, "dev")]
+        except StreamMemError as err:
+            assert "\n" not in str(err), str(err)
+            return "error", str(err)
+
+
+def test_bom_and_crlf_read_the_same_segments():
+    plain = _read(YAML)
+    assert plain[0] == "ok" and len(plain[1]) == 2
+    crlf = lambda b: b.replace(b"\n", b"\r\n")  # noqa: E731
+    assert _read(b"\xef\xbb\xbf" + YAML, b"\xef\xbb\xbf" + EN, b"\xef\xbb\xbf" + DE) == plain
+    assert _read(crlf(YAML), crlf(EN), crlf(DE)) == plain
+
+
+def test_latin1_text_is_a_clean_error():
+    kind, message = _read(YAML, de="Hallo.\nTschüss.\n".encode("latin-1"))
+    assert kind == "error" and "dev.de" in message
+
+
+@FAST
+@given(st.binary(max_size=300))
+def test_random_yaml_bytes_are_read_or_refused_cleanly(data):
+    _read(data)
+
+
+@FAST
+@given(st.integers(min_value=0, max_value=len(YAML)))
+def test_truncated_yaml_is_read_or_refused_cleanly(cut):
+    _read(YAML[:cut])
