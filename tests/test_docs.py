@@ -39,9 +39,6 @@ HISTORY_PATTERNS = (re.compile(r"\bstages? S\d"),)
 VERBS = ("demo", "run", "eval", "train", "export", "bench", "score", "transcribe")
 _COMMAND = re.compile(r"(?:^|[\s;&|(`])(?:[\w./-]*/)?streammem\s+(" + "|".join(VERBS) + r")\b(.*)")
 _SHELL_STOP = {"&&", "||", "|", ";", "&", ")"}
-# pages of tasks still being built: a command there the CLI refuses is reported as an expected failure
-# (xfail, visible in the test summary) until the task's verbs exist; once the page parses it is checked like any
-IN_PROGRESS = ("anomaly.md", "simulst.md")
 
 
 def _history_words(line: str) -> list[str]:
@@ -132,8 +129,6 @@ def test_every_documented_command_parses(path):
         problem = _parse_error(argv)
         if problem:
             failures.append(f"{_name(path)}:{number}: streammem {' '.join(argv)}\n    {problem}")
-    if failures and path.name in IN_PROGRESS:
-        pytest.xfail("task page in progress; commands the CLI refuses:\n" + "\n".join(failures))
     assert not failures, "commands the CLI refuses:\n" + "\n".join(failures)
 
 
