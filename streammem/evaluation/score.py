@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     job = start_score(args, task=args.task)
     result = score(args.task, args.gt, args.pred, args.subset, args.seqmap, args.ignore_unknown)
     print(format_table(result))
-    job.write_json(job.outputs.main.name if job.outputs.main else "scores.json", result)
+    job.write_main_json("scores.json", result)
     return job.finish()
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "MOTChallengeSink",
     "WindowSink",
     "draw_boxes",
+    "save_figure",
     "has_display",
 ]
 
@@ -148,6 +149,19 @@ def draw_boxes(
         y = y1 - 4 if y1 - 4 - text_h >= 0 else min(max(y1, 0) + text_h + 4, height - baseline - 1)
         cv2.putText(canvas, label, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.6, color, 2, cv2.LINE_AA)
     return canvas
+
+
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """Save a matplotlib figure as PNG, all or nothing, and close it (timelines, score plots, pictures)."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    try:
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi)
+    finally:
+        plt.close(fig)
+    return path
 
 
 _FOURCC = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "FFV1"}

@@ -123,7 +123,7 @@ def train(args: argparse.Namespace) -> int:
     with config_errors("train anomaly"):
         model = build(resolved)
     cfg = model.config
-    out = run.outputs.main or run.path(f"memmc_mae_{Path(args.config).stem}.safetensors")
+    out = run.main_path(f"memmc_mae_{Path(args.config).stem}.safetensors")
     images = load_batch(split.train, cfg.in_chans, cfg.image_size)
     fit, held = split_normals(len(images))
     if not fit or not held:
@@ -187,7 +187,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
                     "weights": str(resolve_weights(args.weights, "memmc_mae")), "model": meta["config"]["memory"]})
     _write_scores(run.path("scores.csv"), args.data, [i.path for i in split.test], scores)
     run.record(run.path("scores.csv"))
-    run.write_json(run.outputs.main.name if run.outputs.main else "metrics.json", metrics)
+    run.write_main_json("metrics.json", metrics)
     return run.finish()
 
 
@@ -218,7 +218,7 @@ def score(args: argparse.Namespace) -> int:
     job = start_score(args, task="anomaly")
     result = score_predictions(args.gt, args.pred, args.maps, args.layout, args.ignore_unknown)
     print(" ".join(f"{k}={v:.2f}" for k, v in result.items() if isinstance(v, float)))
-    job.write_json(job.outputs.main.name if job.outputs.main else "scores.json", result)
+    job.write_main_json("scores.json", result)
     return job.finish()
 
 
@@ -450,6 +450,8 @@ def _score_plot(path: Path, frames: list[dict], fps: float, name: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from streammem.streams.sinks import save_figure
+
     t = [f["frame"] / fps for f in frames]
     fig, ax = plt.subplots(figsize=(8, 2.6))
     ax.plot(t, [f["pred_score"] for f in frames], lw=1.5, label="pred_score (smoothed)")
@@ -459,9 +461,7 @@ def _score_plot(path: Path, frames: list[dict], fps: float, name: str) -> None:
     ax.set_title(f"anomaly score over time: {name}")
     ax.legend(loc="upper left", frameon=False)
     fig.tight_layout()
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 # ------------------------------------------------------------------------------------------------ export
@@ -558,5 +558,5 @@ def bench(args: argparse.Namespace) -> int:
                                              "parameters": int(sum(p.numel() for p in model.parameters()))}
             print(f"MemMC-MAE {name} (R={repeats}, {passes} passes/image, {cfg.image_size}px): {per_s:.1f} images/s "
                   f"on {args.threads} thread(s)", flush=True)
-    run_.write_json(run_.outputs.main.name if run_.outputs.main else "bench.json", result)
+    run_.write_main_json("bench.json", result)
     return run_.finish()

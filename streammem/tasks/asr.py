@@ -135,7 +135,7 @@ def train(args: argparse.Namespace) -> int:
     name = f"{MODEL}_{Path(args.config).stem}{'_nomem' if args.no_memory else ''}"
     run = start(args, task="asr", verb="train", stem=name, inputs=[args.data, args.resume, args.init_from],
                 main_suffixes=(".safetensors",))
-    out = run.outputs.main or run.path(f"{name}.safetensors")
+    out = run.main_path(f"{name}.safetensors")
     if args.resume:  # checked before any corpus is written
         model = _load_model(args.resume).train()
     if not (args.data / "train").is_dir() or interrupted(args.data):
@@ -238,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
     source = open_source(str(args.file), kind="audio", chunk_seconds=model.chunk_samples / 16000)
     text, words, stats = _stream_source(model, source)
     print(text)
-    job.write_json(job.outputs.main.name if job.outputs.main else "transcript.json",
+    job.write_main_json("transcript.json",
                    _transcript(text, words, stats, str(args.file)))
     return job.finish()
 
@@ -275,7 +275,7 @@ def demo(args: argparse.Namespace) -> int:
 
     text, words, stats = _stream_source(model, source, partial)
     print(f"\nfinal ({stats['audio_seconds']:.1f} s audio, RTF {stats['rtf']:.3f}): {text}")
-    job.write_json(job.outputs.main.name if job.outputs.main else "transcript.json",
+    job.write_main_json("transcript.json",
                    _transcript(text, words, stats, str(args.source)))
     return job.finish()
 
@@ -369,7 +369,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     print(f"{'bucket':>8} {'items':>6} {'minutes':>8} {'WER':>7} {'CER':>7}")
     for label, s in result["buckets"].items():
         print(f"{label:>8} {s['items']:>6} {s['audio_minutes']:>8.1f} {s['WER']:>7.2f} {s['CER']:>7.2f}")
-    job.write_json(job.outputs.main.name if job.outputs.main else "metrics.json", result)
+    job.write_main_json("metrics.json", result)
     return job.finish()
 
 
@@ -539,6 +539,6 @@ def bench(args: argparse.Namespace) -> int:
     results = [benchmark(c.strip(), args.chunks) for c in args.configs.split(",") if c.strip()]
     for r in results:
         print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
-    job.write_json(job.outputs.main.name if job.outputs.main else "bench.json",
+    job.write_main_json("bench.json",
                    {"threads": args.threads, "results": results})
     return job.finish()

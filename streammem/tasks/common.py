@@ -350,6 +350,14 @@ class Run:
     def folder_path(self, name: str) -> Path:
         return self.outputs.folder_path(name)
 
+    def main_path(self, default: str) -> Path:
+        """The verb's main output: the file ``--out`` named, else ``default`` in the output folder."""
+        return self.outputs.main or self.path(default)
+
+    def write_main_json(self, default: str, obj: Any) -> Path:
+        """Write the verb's main JSON result: to the file ``--out`` named, else to ``default`` in the folder."""
+        return self.write_json(self.main_path(default).name, obj)
+
     def write_json(self, name: str, obj: Any) -> Path:
         target = self.outputs.path(name)
         return self.outputs.write_json(name, obj) if self.is_main else target
@@ -468,7 +476,7 @@ def start_export(args: argparse.Namespace, *, task: str, model: str) -> tuple[Ru
     weights = getattr(args, "weights", None)
     stem = Path(weights).stem if weights else f"{model}_tiny"
     run = start(args, task=task, verb="export", stem=stem, main_suffixes=tuple(FORMATS.values()))
-    path = run.outputs.main or run.path(f"step{FORMATS[args.format]}")
+    path = run.main_path(f"step{FORMATS[args.format]}")
     return run, path
 
 

@@ -101,7 +101,7 @@ def train(args: argparse.Namespace) -> int:
     name = f"{MODEL}_{Path(args.config).stem}"
     run = start(args, task="simulst", verb="train", stem=name, inputs=[args.data, args.init],
                 main_suffixes=(".safetensors",))
-    out = run.outputs.main or run.path(f"{name}.safetensors")
+    out = run.main_path(f"{name}.safetensors")
     asr_out = out.with_name(f"{out.stem}_asr.safetensors")
     if args.stage == "st" and args.init is None:
         raise InputError("--init", "--stage st starts from an asr-stage checkpoint; give it with --init")
@@ -188,7 +188,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
                                                "elapsed": ins.elapsed, "source_length": ins.source_length,
                                                "reference": ins.reference}) + "\n" for i, ins in enumerate(instances)))
             job.record(log)
-    job.write_json(job.outputs.main.name if job.outputs.main else "metrics.json",
+    job.write_main_json("metrics.json",
                    {"weights": str(resolve_weights(args.weights, MODEL)), "split": args.split,
                     "latency": "SimulEval 1.1 (|Y| = reference words), ms of source audio", "results": results})
     return job.finish()
@@ -228,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     model = _load_model(args.weights).to(job.device)
     _set_policy(model, args.wait_k, args.no_shift)
     result = _translate(model, load_audio_file(args.file), _print_words)
-    job.write_json(job.outputs.main.name if job.outputs.main else "translation.json",
+    job.write_main_json("translation.json",
                    {"source": str(args.file), **result})
     return job.finish()
 
@@ -282,6 +282,8 @@ def _plot_emissions(audio, result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from streammem.streams.sinks import save_figure
+
     t = np.arange(len(audio)) / 16000
     fig, ax = plt.subplots(figsize=(max(8.0, len(audio) / 16000 * 1.6), 3.2))
     ax.plot(t, audio, lw=0.4, color="0.55")
@@ -295,8 +297,7 @@ def _plot_emissions(audio, result: dict, path: Path) -> None:
     ax.set_yticks([])
     ax.set_xlim(0, max(t[-1] if len(t) else 1.0, 1.0))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 # ---------------------------------------------------------------------------------------------- export
@@ -316,7 +317,7 @@ def score(args: argparse.Namespace) -> int:
     job = start_score(args, task="simulst")
     result = score_instances_log(args.pred, args.gt)
     print(" ".join(f"{k}={v:.2f}" for k, v in result.items() if isinstance(v, float)))
-    job.write_json(job.outputs.main.name if job.outputs.main else "scores.json", result)
+    job.write_main_json("scores.json", result)
     return job.finish()
 
 
@@ -418,5 +419,5 @@ def bench(args: argparse.Namespace) -> int:
     with torch.no_grad():
         result = benchmark(args.config, args.chunks, prefixes)
     print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()))
-    job.write_json(job.outputs.main.name if job.outputs.main else "bench.json", {"threads": args.threads, **result})
+    job.write_main_json("bench.json", {"threads": args.threads, **result})
     return job.finish()

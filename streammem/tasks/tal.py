@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from streammem.errors import InputError, StreamMemError, atomic_output
+from streammem.errors import InputError, StreamMemError
 from streammem.tasks import training_command
 from streammem.tasks.common import (
     add_common_arguments,
@@ -124,7 +124,7 @@ def train(args: argparse.Namespace) -> int:
     run = start(args, task="tal", verb="train", stem=f"{name}_{Path(args.config).stem}",
                 inputs=[args.data, args.resume], main_suffixes=(".safetensors",))
     root = _ensure_data(args.data or DEFAULT_DATA)
-    out = run.outputs.main or run.path(f"{name}_{Path(args.config).stem}.safetensors")
+    out = run.main_path(f"{name}_{Path(args.config).stem}.safetensors")
     full = load_tal_split(root, args.subset)
     fit_names, held_names = selection_split([v.name for v in full.videos])
     fit = [v for v in full.videos if v.name in set(fit_names)]
@@ -205,7 +205,7 @@ def _train_encoder(args: argparse.Namespace) -> int:
     train_names = sorted(data.videos)
     test_names = sorted(set(everything) - set(train_names))
     fit_names, held_names = selection_split(train_names)
-    out = run.outputs.main or run.path(f"frame_encoder_{Path(args.config).stem}.safetensors")
+    out = run.main_path(f"frame_encoder_{Path(args.config).stem}.safetensors")
     width = sum(train_config(CONFIGS, args.config, args.set)["feature_dims"])
     config = {"backbone": args.backbone, "image_size": args.image_size, "out_dim": width,
               "num_labels": 2 + len(classes), "feature_rate": rate}
@@ -333,7 +333,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     print(" ".join(f"{k}={metrics.get(k, float('nan')):.2f}"
                    for k in ("mAP@0.3", "mAP@0.5", "mAP@0.7", "mAP_avg", "latency_s")))
     write_activitynet_results(run.record(run.path("predictions.json")), preds)
-    run.write_json(run.outputs.main.name if run.outputs.main else "metrics.json", metrics)
+    run.write_main_json("metrics.json", metrics)
     return run.finish()
 
 
@@ -505,6 +505,8 @@ def _timeline(path: Path, truth: list[dict], emitted: list[dict], classes: list[
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from streammem.streams.sinks import save_figure
+
     colours = plt.get_cmap("tab10")
     fig, ax = plt.subplots(figsize=(12, 2.8))
     for row, items in ((1, truth), (0, emitted)):
@@ -529,9 +531,7 @@ def _timeline(path: Path, truth: list[dict], emitted: list[dict], classes: list[
     ax.set_xlabel("time (s); black ticks = emission time")
     ax.set_title(f"online action localization: {title}")
     fig.tight_layout()
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 # ------------------------------------------------------------------------------------------------ export
@@ -662,5 +662,5 @@ def bench(args: argparse.Namespace) -> int:
           f"state numel {early_numel} -> {numel(state)}; frame encoder ({args.backbone}) "
           f"{result['frame_encoder_ms_per_feature']:.1f} ms/feature; {late_ms / PAPER_MODEL_MS:.2f}x the paper's "
           f"{PAPER_MODEL_MS} ms (GPU) model-only step")
-    run.write_json(run.outputs.main.name if run.outputs.main else "bench.json", result)
+    run.write_main_json("bench.json", result)
     return run.finish()

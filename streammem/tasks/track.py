@@ -217,7 +217,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 (the CLI verb)
     print(" ".join(f"{k} {metrics[k]:.2f}" if isinstance(metrics[k], float) else f"{k} {metrics[k]}"
                    for k in ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW")))
     run.record(predictions)
-    run.write_json(run.outputs.main.name if run.outputs.main else "metrics.json", metrics)
+    run.write_main_json("metrics.json", metrics)
     return run.finish()
 
 
@@ -255,7 +255,7 @@ def train(args: argparse.Namespace) -> int:
     name = f"memotr_{Path(args.config).stem}{suffix}"
     run = start(args, task="track", verb="train", stem=name, inputs=[args.data, args.init, args.backbone_weights],
                 main_suffixes=(".safetensors",))
-    out = run.outputs.main or run.path(f"{name}.safetensors")
+    out = run.main_path(f"{name}.safetensors")
     with config_errors("train track"):
         if args.init is not None:
             try:
@@ -551,5 +551,5 @@ def bench(args: argparse.Namespace) -> int:
     print(f"track bench {result['size']}, {args.threads} threads: {result['fps']:.1f} frames/s; latency "
           f"{at_100:.1f} ms at step 100, {at_end:.1f} ms at step {args.steps}; peak RSS "
           f"{result['peak_rss_mb']:.0f} MB; time: {shares}")
-    run.write_json(run.outputs.main.name if run.outputs.main else "bench.json", result)
+    run.write_main_json("bench.json", result)
     return run.finish()
