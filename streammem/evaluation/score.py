@@ -23,15 +23,13 @@ error naming the file and utterance (its WER would be undefined).
 from __future__ import annotations
 
 import argparse
-import json
-import math
 from pathlib import Path
 from typing import Any
 
 from streammem.data._text_table import unknown_ids_problem
-from streammem.errors import InputError, atomic_output
+from streammem.errors import InputError
 
-__all__ = ["add_arguments", "run", "score", "format_table", "headline_metrics", "write_result_json"]
+__all__ = ["add_arguments", "run", "score", "format_table", "headline_metrics"]
 
 TASKS = ("track", "tal", "asr")
 
@@ -90,12 +88,6 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(result))
     job.write_main_json("scores.json", result)
     return job.finish()
-
-
-def write_result_json(path: Path, result: dict[str, Any]) -> None:
-    """Write a score/eval result as strict JSON (NaN -> null), all or nothing."""
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(_json_safe(result), indent=2) + "\n")
 
 
 def _score_track(
@@ -226,13 +218,3 @@ def _rows(header: list[str], rows: list[list[Any]]) -> list[str]:
 def _cell(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
-
-def _json_safe(value: Any) -> Any:
-    """NaN/inf (e.g. latency without any true positive) become null, so the file is strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
