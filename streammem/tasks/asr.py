@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from streammem.evaluation.resume import StreamResults, add_resume_argument, fingerprint
 from streammem.tasks import training_command
 from streammem.tasks.common import (
     add_common_arguments,
@@ -292,6 +293,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         help="full mode only: CTC greedy, or joint CTC/attention (beam + attention scoring)")
     parser.add_argument("--beam", type=positive_int, default=10)
     parser.add_argument("--limit", type=positive_int, default=None, help="score only the first N short utterances")
+    add_resume_argument(parser)
     add_common_arguments(parser, "eval", out_help="output folder for metrics.json (WER, CER, per bucket, hypotheses; "
                          "default runs/asr/eval/<corpus>_<split>/), or the JSON file itself")
     _add_int8_argument(parser)
@@ -312,8 +314,10 @@ def _recognize(model, audio, mode: str, decode: str, beam: int) -> str:
 
 
 def evaluate(model, data: Path, split: str, long_split: str, buckets: dict[str, float], mode: str,
-             decode: str = "greedy", beam: int = 10, limit: int | None = None) -> dict:
-    """WER/CER on short utterances (top-level keys) and per length bucket (``buckets``)."""
+             decode: str = "greedy", beam: int = 10, limit: int | None = None, cache: StreamResults | None = None) -> dict:
+    """WER/CER on short utterances (top-level keys) and per length bucket (``buckets``).
+
+    ``cache``: per-recording results of an earlier run to reuse, and where each finished recording is stored."""
     import numpy as np
 
     from streammem import distributed
@@ -327,10 +331,15 @@ def evaluate(model, data: Path, split: str, long_split: str, buckets: dict[str, 
         items += [(lf.id, lf.bucket, lf.text, list(lf.utterances))
                   for lf in long_form_sets(read_split(data / long_split), buckets)]
     mine = distributed.shard(items)  # under torchrun: whole recordings per rank, gathered in order
-    done = []
-    for item_id, bucket, text, utts in progress(mine, total=len(mine), desc=f"eval asr ({mode})", unit="rec"):
+
+    def recognize(item):
+        item_id, bucket, text, utts = item
         audio = np.concatenate([load_audio(u.path) for u in utts])
-        done.append((item_id, bucket, text, _recognize(model, audio, mode, decode, beam), len(audio) / 16000))
+        return [item_id, bucket, text, _recognize(model, audio, mode, decode, beam), len(audio) / 16000]
+
+    bar = lambda todo, n: progress(todo, total=n, desc=f"eval asr ({mode})", unit="rec")  # noqa: E731
+    done = (cache.map(mine, key=lambda item: item[0], compute=recognize, progress=bar) if cache is not None
+            else [recognize(item) for item in bar(mine, len(mine))])
     refs, hyps, bucket_of, seconds = {}, {}, {}, {}
     for item_id, bucket, text, hyp, secs in distributed.gather(done):
         refs[item_id], bucket_of[item_id], hyps[item_id] = text, bucket, hyp
@@ -360,12 +369,20 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
         if not buckets[label] > 0:
             raise InputError("--buckets", f"a bucket length must be positive seconds, got {part!r}")
     model = _load_model(args.weights, int8=args.int8)
+    weights = resolve_weights(args.weights, MODEL)
+    # one JSON per finished recording under <out>/streams/, reused by a rerun with the same weights and options
+    cache = StreamResults.open(job, fingerprint(weights, data=str(args.data.resolve()), split=args.split,
+                                                long_split=args.long_split, buckets=buckets, mode=args.mode,
+                                                decode=args.decode, beam=args.beam, int8=args.int8), args.resume)
     result = evaluate(model, args.data, args.split, args.long_split, buckets, args.mode, args.decode, args.beam,
-                      args.limit)
-    result["weights"] = str(resolve_weights(args.weights, MODEL))
+                      args.limit, cache=cache)
+    resumed = cache.summary(len(result["hypotheses"]), "recordings")
+    result["weights"] = str(weights)
     result["int8"] = args.int8
     if not job.is_main:
         return job.finish()
+    if resumed:
+        print(resumed)
     print(f"{'bucket':>8} {'items':>6} {'minutes':>8} {'WER':>7} {'CER':>7}")
     for label, s in result["buckets"].items():
         print(f"{label:>8} {s['items']:>6} {s['audio_minutes']:>8.1f} {s['WER']:>7.2f} {s['CER']:>7.2f}")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from streammem.errors import InputError, StreamMemError
+from streammem.evaluation.resume import StreamResults, add_resume_argument, fingerprint
 from streammem.tasks import training_command
 from streammem.tasks.common import (
     add_common_arguments,
@@ -123,10 +124,13 @@ def _dataset_root(path: Path, split: str) -> tuple[Path, Path | None]:
     raise InputError(path, "dataset folder not found")
 
 
-def evaluate(model, data: Path, split: str, predictions: Path, baseline: bool = False, progress: bool = True):
+def evaluate(model, data: Path, split: str, predictions: Path, baseline: bool = False, progress: bool = True,
+             cache: StreamResults | None = None):
     """Track every sequence under ``data`` (DanceTrack/MOT17 layout), write MOTChallenge txt files to
-    ``predictions`` and score them with TrackEval; returns the metrics dict (COMBINED row at the top)."""
-    from streammem.data.mot import find_sequences, read_seqinfo, write_mot_results
+    ``predictions`` and score them with TrackEval; returns the metrics dict (COMBINED row at the top).
+
+    ``cache``: per-sequence results of an earlier run to reuse, and where each finished sequence is stored."""
+    from streammem.data.mot import MotBoxes, find_sequences, read_seqinfo, write_mot_results
     from streammem.data.mot_frames import read_frame
     from streammem.evaluation.functional.tracking import TRACKING_KEYS, score_mot_folder
     from streammem.models.memotr.data import preprocess
@@ -141,15 +145,22 @@ def evaluate(model, data: Path, split: str, predictions: Path, baseline: bool = 
     predictions.mkdir(parents=True, exist_ok=True)
     # under torchrun each rank tracks whole sequences into the shared folder; rank 0 scores them all
     infos = {name: read_seqinfo(seq_root / name / "seqinfo.ini") for name in distributed.shard(names)}
-    with progress_bar(sum(i.num_frames for i in infos.values()), desc="eval track", unit="frame",
+    stored = {name: cache.load(name) for name in infos} if cache is not None else {}
+    todo = {name: info for name, info in infos.items() if stored.get(name) is None}
+    with progress_bar(sum(i.num_frames for i in todo.values()), desc="eval track", unit="frame",
                       enabled=progress) as bar:
         for name, info in infos.items():
-            height, width = read_frame(seq_root / name, info, 1).shape[:2]
-            # frames are read one at a time: long or large videos never sit in memory
-            frames = (_counted(bar, preprocess(read_frame(seq_root / name, info, f), tuple(model.cfg.image_size)))
-                      for f in range(1, info.num_frames + 1))
-            boxes = track_frames(model, frames, width, height, baseline=baseline)
-            write_mot_results(predictions / f"{name}.txt", boxes)
+            if name in todo:
+                height, width = read_frame(seq_root / name, info, 1).shape[:2]
+                # frames are read one at a time: long or large videos never sit in memory
+                frames = (_counted(bar, preprocess(read_frame(seq_root / name, info, f), tuple(model.cfg.image_size)))
+                          for f in range(1, info.num_frames + 1))
+                boxes = track_frames(model, frames, width, height, baseline=baseline)
+                rows = {"frame": boxes.frame, "id": boxes.track_id, "box": boxes.box, "score": boxes.score}
+                stored[name] = cache.save(name, rows) if cache is not None else rows
+            rows = stored[name]
+            write_mot_results(predictions / f"{name}.txt",
+                              MotBoxes.tracks(rows["frame"], rows["id"], rows["box"], rows["score"]))
     distributed.barrier()
     if not distributed.is_main():
         return {}
@@ -182,6 +193,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="val", help="split folder under the root (default val)")
     parser.add_argument("--tracker", choices=("memotr", "bytetrack"), default="memotr",
                         help="memotr: track queries; bytetrack: Kalman + Hungarian on the same detections")
+    add_resume_argument(parser)
     add_common_arguments(parser, "eval", out_help="output folder for metrics.json and tracks/<seq>.txt "
                          "(default runs/track/eval/<dataset>_<split>/), or the metrics file itself (.json)")
 
@@ -209,11 +221,18 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 (the CLI verb)
         for stale in predictions.glob("*.txt"):
             stale.unlink()
     distributed.barrier()  # under torchrun, no rank writes before they are gone
-    metrics = evaluate(model, data, args.split, predictions, baseline=args.tracker == "bytetrack")
+    weights = resolve_weights(args.weights, "memotr")
+    # one JSON per finished sequence under <out>/streams/, reused by a rerun with the same weights and options
+    cache = StreamResults.open(run, fingerprint(weights, data=str(Path(data).resolve()), split=args.split,
+                                                tracker=args.tracker), args.resume)
+    metrics = evaluate(model, data, args.split, predictions, baseline=args.tracker == "bytetrack", cache=cache)
+    resumed = cache.summary(metrics.get("num_sequences", 0) if run.is_main else 0, "sequences")
     if not run.is_main:
         return run.finish()
+    if resumed:
+        print(resumed)
     metrics["tracker"] = args.tracker
-    metrics["weights"] = str(resolve_weights(args.weights, "memotr"))
+    metrics["weights"] = str(weights)
     print(" ".join(f"{k} {metrics[k]:.2f}" if isinstance(metrics[k], float) else f"{k} {metrics[k]}"
                    for k in ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW")))
     run.record(predictions)
