@@ -27,6 +27,13 @@ import numpy as np
 
 from streammem.data._text_table import read_text
 from streammem.data.completion import refuse_interrupted
+from streammem.data.tal_layouts import (
+    LSTR_RATE,
+    THUMOS14_CLASSES,
+    FeatureLayout,
+    detect_layout,
+    lstr_annotations,
+)
 from streammem.data.thumos import TemporalAnnotations, read_thumos_json, read_thumos_txt
 from streammem.errors import InputError
 
@@ -42,6 +49,7 @@ class TALVideo:
     feature_rate: float
     duration: float
     segments: list[tuple[int, float, float]]
+    files: tuple[Path, ...] = ()  # the feature file(s) read (LSTR/TeSTra: RGB and flow, concatenated)
 
 
 @dataclass
@@ -115,19 +123,37 @@ def load_tal_split(
     skip_bad: bool = False,
     videos: list[str] | None = None,
 ) -> TALSplit:
-    """Load one subset of a dataset directory (annotations + ``features/<video>.npy``).
+    """Load one subset of a dataset directory: annotations + features in any layout of
+    :mod:`streammem.data.tal_layouts` (``features/<video>.npy``, LSTR/TeSTra ``rgb_*/`` + ``flow_*/``,
+    ActionFormer ``thumos14.json`` + one folder of ``.npy``), told apart by the folder.
 
     root: dataset directory (or the annotation file itself). classes: the model's class list (default: from
-    the annotations). feature_rate / feature_stride: see the module doc (default: the JSON ``meta`` rate
-    for synthetic sets, else 4/s). videos: restrict to these names (e.g. a held-out selection split).
+    the annotations). feature_dir: read features from this one folder instead. feature_rate / feature_stride:
+    see the module doc (default: the JSON ``meta`` rate for synthetic sets, else each video's own, else 4/s).
+    videos: restrict to these names (e.g. a held-out selection split).
     """
     refuse_interrupted(root)  # before looking for annotations: an interrupted generation has none yet
-    annotation_path = find_annotations(root)
-    base = Path(root) if Path(root).is_dir() else annotation_path.parent
-    feature_dir = Path(feature_dir) if feature_dir is not None else base / "features"
-    annotations = (read_thumos_json(annotation_path, subset, check_durations=False) if annotation_path.is_file()
-                   else read_thumos_txt(annotation_path, subset))  # segments are checked below, with skip_bad
-    classes = list(classes) if classes is not None else _classes_of(annotation_path, annotations)
+    layout = detect_layout(root) if feature_dir is None else FeatureLayout("streammem", (Path(feature_dir),))
+    try:
+        annotation_path = find_annotations(root)
+    except InputError:
+        if layout.name != "lstr":
+            raise
+        annotation_path = None  # LSTR/TeSTra: ground truth from target_perframe/
+    if annotation_path is None:
+        annotations = lstr_annotations(layout, subset)
+        annotation_path = layout.targets
+        if feature_rate is None and feature_stride is None:
+            feature_rate = LSTR_RATE
+    else:
+        annotations = (read_thumos_json(annotation_path, subset, check_durations=False) if annotation_path.is_file()
+                       else read_thumos_txt(annotation_path, subset))  # segments are checked below, with skip_bad
+    if classes is not None:
+        classes = list(classes)
+    elif layout.name == "lstr" and annotation_path == layout.targets:
+        classes = list(THUMOS14_CLASSES)
+    else:
+        classes = _classes_of(annotation_path, annotations)
     if feature_rate is None and feature_stride is None and annotation_path.suffix == ".json":
         meta = json.loads(read_text(annotation_path)).get("meta", {})
         feature_rate = (meta.get("config") or {}).get("feature_rate") if isinstance(meta, dict) else None
@@ -151,7 +177,7 @@ def load_tal_split(
             rate = feature_rate or 4.0
         expected = None if info.duration is None or rate is None else info.duration * rate
         try:
-            feats = load_feature_file(feature_dir / f"{name}.npy", expected, tolerance)
+            feats = _load_features(layout.files(name), expected, tolerance)
             if rate is None:
                 rate = len(feats) / info.duration
         except InputError as err:
@@ -179,10 +205,24 @@ def load_tal_split(
                 skipped[key] = skipped.get(key, 0) + 1
                 continue
             segments.append((index[a["label"]], a["start"], min(a["end"], duration)))
-        out.append(TALVideo(name, feats, rate, duration, sorted(segments, key=lambda s: (s[1], s[2]))))
+        out.append(TALVideo(name, feats, rate, duration, sorted(segments, key=lambda s: (s[1], s[2])),
+                            tuple(layout.files(name))))
     if not out:
         raise InputError(annotation_path, f"no usable videos in subset {subset!r}")
     return TALSplit(out, classes, skipped)
+
+
+def _load_features(paths: list[Path], expected_length: float | None, tolerance: float) -> np.ndarray:
+    """One video's features: one file, or several (RGB + flow) concatenated along the features. Their lengths
+    may differ by up to ``tolerance`` (extractors round differently): the longer ones are cut to the shortest."""
+    parts = [load_feature_file(p, expected_length, tolerance) for p in paths]
+    if len(parts) == 1:
+        return parts[0]
+    lengths = [len(p) for p in parts]
+    if max(lengths) - min(lengths) > tolerance:
+        raise InputError(paths[lengths.index(max(lengths))], f"{max(lengths)} features, but "
+                         f"{paths[lengths.index(min(lengths))]} has {min(lengths)} (tolerance {tolerance:g})")
+    return np.concatenate([p[: min(lengths)] for p in parts], axis=1)
 
 
 def load_muses(
