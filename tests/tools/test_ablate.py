@@ -4,6 +4,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 _PATH = Path(__file__).resolve().parents[2] / "tools" / "experiments" / "ablate.py"
@@ -40,5 +41,64 @@ def test_table_means_spreads_and_paired_difference():
 
 def test_identical_variants_have_a_zero_width_interval():
     runs = [ablate.Run(v, 0, {"a": 1, "b": 0, "c": 1}) for v in ("queue", "none")]
-    diff = ablate.paired_bootstrap(runs[:1], runs[1:], ["a", "b", "c"], _share, "acc", resamples=200)
-    assert diff == (0.0, 0.0, 0.0)  # the same items are drawn for both: no spurious spread
+    diff = ablate.paired_bootstrap(runs[:1], runs[1:], ["a", "b", "c"], _share, ["acc"], resamples=200)
+    assert diff == {"acc": (0.0, 0.0, 0.0)}  # the same items are drawn for both: no spurious spread
+
+
+def test_pooled_wer_of_a_draw_counts_a_repeated_utterance_twice():
+    counts = {"a": ablate.asr_counts("the cat sat", "the cat"), "b": ablate.asr_counts("a dog", "a dog")}
+    assert counts["a"]["word_errors"] == 1 and counts["a"]["words"] == 3
+    assert ablate.score_asr(counts, ["a", "b"])["WER"] == pytest.approx(100 * 1 / 5)
+    assert ablate.score_asr(counts, ["a", "a", "b"])["WER"] == pytest.approx(100 * 2 / 8)  # pooled, not averaged
+    assert ablate.score_asr(counts, ["b"]) == {"WER": 0.0, "CER": 0.0}
+
+
+def test_simulst_draw_is_corpus_bleu_and_mean_lagging_of_segments_with_output():
+    from streammem.evaluation.functional.simulst import corpus_bleu
+
+    stored = {
+        "s0": {"prediction": "das ist gut", "delays": [300.0, 600.0, 900.0], "elapsed": [], "source_length": 1000.0,
+               "reference": "das ist gut"},
+        "s1": {"prediction": "", "delays": [], "elapsed": [], "source_length": 800.0, "reference": "es war schwer"},
+    }
+    segments = ablate.prepare_simulst(stored)
+    # AL with |Y| = 3 reference words, |X| = 1000 ms: tau = 3 (900 < 1000), (300 + (600 - 333.3) + (900 - 666.7)) / 3
+    assert segments["s0"]["AL"] == pytest.approx(266.667, abs=1e-2) and segments["s1"]["AL"] is None
+    scored = ablate.score_simulst(segments, ["s0", "s1", "s1"])
+    assert scored["AL"] == pytest.approx(segments["s0"]["AL"])  # a segment without output has no lagging
+    assert scored["BLEU"] == pytest.approx(corpus_bleu(["das ist gut", "", ""], ["das ist gut", "es war schwer",
+                                                                                  "es war schwer"]))
+
+
+def test_anomaly_draw_is_the_auroc_of_the_drawn_images(monkeypatch):
+    monkeypatch.setattr(ablate, "_ANOMALY_LABELS", {"n0": 0, "n1": 0, "a0": 1, "a1": 1})
+    scores = {"n0": 0.1, "n1": 0.6, "a0": 0.5, "a1": 0.9}
+    assert ablate.score_anomaly(scores, ["n0", "n1", "a0", "a1"])["image_AUROC"] == pytest.approx(75.0)  # 3 of 4 pairs
+    assert ablate.score_anomaly(scores, ["n0", "a0", "a1"])["image_AUROC"] == pytest.approx(100.0)
+
+
+def test_schedule_is_one_step_count_per_training_stage():
+    assert ablate.steps("300") == ["300"] and ablate.steps("40+200", 2) == ["40", "200"]
+    for bad, parts in (("40+200", 1), ("300", 2), ("0", 1), ("ten", 1)):
+        with pytest.raises(ValueError, match="schedule"):
+            ablate.steps(bad, parts)
+    for name, task in ablate.TASKS.items():  # every task's documented schedules parse
+        for schedule in (task.short, task.full):
+            ablate.steps(schedule, 2 if name == "simulst" else 1)
+
+
+def test_track_draw_combines_sequences_as_trackeval_does():
+    from streammem.data.mot import MotBoxes
+    from streammem.evaluation.functional.tracking import sequence_statistics, tracking_table
+
+    frames = np.repeat(np.arange(1, 11), 2)
+    ids = np.tile([1, 2], 10)
+    boxes = np.stack([[10.0 + 60 * (i - 1) + f, 20.0, 30.0, 40.0] for f, i in zip(frames, ids, strict=True)])
+    gt = MotBoxes.tracks(frames, ids, boxes, np.ones(len(frames)))
+    swapped = MotBoxes.tracks(frames, np.where(frames > 5, 3 - ids, ids), boxes, np.ones(len(frames)))
+    stats = {"good": sequence_statistics(gt, gt, 10, "good"), "swap": sequence_statistics(gt, swapped, 10, "swap")}
+    assert ablate.score_track(stats, ["good", "good"]) == {"HOTA": pytest.approx(100.0), "AssA": pytest.approx(100.0)}
+    both = ablate.score_track(stats, ["good", "swap"])
+    combined = tracking_table(stats)["COMBINED"]
+    assert both == {"HOTA": pytest.approx(combined["HOTA"]), "AssA": pytest.approx(combined["AssA"])}
+    assert both["AssA"] < ablate.score_track(stats, ["good", "good", "swap"])["AssA"] < 100.0  # the repeat counts
