@@ -117,7 +117,7 @@ def trainstats(weights: str) -> None:
     import numpy as np
 
     import streammem.models.memotr.training as tr
-    from streammem.models.memotr.data import load_split
+    from streammem.models.memotr.data import load_split, sample_clip
 
     m = load_model(weights or None)
     m.train()
@@ -134,7 +134,7 @@ def trainstats(weights: str) -> None:
     rng = np.random.default_rng(0)
     stats = []
     for _ in range(30):
-        clips = [tr.sample_clip(seqs, 4, 4, rng) for _ in range(2)]
+        clips = [sample_clip(seqs, 4, 4, rng) for _ in range(2)]
         frames = torch.stack([c[0] for c in clips])
         rec.clear()
         tr.clip_loss(m, frames, [[c[1][t] for c in clips] for t in range(4)])

@@ -28,7 +28,7 @@ from torchvision.ops import (
     sigmoid_focal_loss,
 )
 
-from streammem.models.memotr.data import Sequence, sample_clip
+from streammem.models.memotr.data import Sequence, clip_batches
 from streammem.models.memotr.model import MeMOTR, TrackState
 
 __all__ = ["clip_loss", "param_groups", "train_loop"]
@@ -180,12 +180,15 @@ def clip_length(cfg, progress: float) -> int:
 
 def train_loop(model: MeMOTR, seqs: list[Sequence], iterations: int, batch_size: int, seed: int,
                on_checkpoint: Callable[[int], None] | None = None, checkpoint_every_s: float = 120.0,
-               lr_drop: float = 0.8, progress: bool = True, log: Callable[[str], None] = print) -> dict[str, float]:
-    """Train for ``iterations`` steps of ``batch_size`` clips; LR x0.1 after ``lr_drop`` of them."""
+               lr_drop: float = 0.8, progress: bool = True, log: Callable[[str], None] = print,
+               workers: int = 0) -> dict[str, float]:
+    """Train for ``iterations`` steps of ``batch_size`` clips; LR x0.1 after ``lr_drop`` of them. Clips are
+    decoded on demand, by ``workers`` DataLoader processes ahead of the step when > 0."""
     from streammem.progress import progress_bar
 
     cfg = model.cfg
-    rng = np.random.default_rng(seed)
+    lengths = [clip_length(cfg, it / iterations) for it in range(iterations)]
+    batches = clip_batches(seqs, lengths, batch_size, cfg.max_stride, seed, workers)
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW(param_groups(model), lr=cfg.lr, weight_decay=cfg.weight_decay)
     base = [g["lr"] for g in optimizer.param_groups]
@@ -197,8 +200,8 @@ def train_loop(model: MeMOTR, seqs: list[Sequence], iterations: int, batch_size:
         scale = 0.1 if it >= lr_drop * iterations else 1.0
         for g, lr in zip(optimizer.param_groups, base, strict=True):
             g["lr"] = lr * scale
-        length = clip_length(cfg, it / iterations)
-        clips = [sample_clip(seqs, length, cfg.max_stride, rng) for _ in range(batch_size)]
+        length = lengths[it]
+        clips = next(batches)
         frames = torch.stack([c[0] for c in clips])
         targets = [[c[1][t] for c in clips] for t in range(length)]
         loss, parts = clip_loss(model, frames, targets)
