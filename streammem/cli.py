@@ -25,7 +25,8 @@ VERB_HELP = {
     "eval": "evaluate a model on a dataset directory in the public format; writes a metrics JSON",
     "train": "train a model (tiny or paper config) and save safetensors weights",
     "export": "export a model's streaming step to TorchScript (parity-checked against eager)",
-    "bench": "benchmark a model's streaming step: latency at step 100 vs 10,000, memory, throughput",
+    "bench": "benchmark a model's streaming step at stream positions 100 to 10,000 against full-context recompute "
+    "and equal-size peers: latency, memory, FLOPs",
 }
 
 PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
@@ -108,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
                 tp.set_defaults(func=getattr(module, verb))
             else:
                 tp.set_defaults(func=_not_implemented(verb, name))
+        if verb == "bench":
+            from streammem.bench import add_all_arguments, bench_all
+
+            tp = tasks.add_parser("all", help="every task in one run: one JSON (and the Markdown report with --report)",
+                                  description=f"{help_text}: every task in one run")
+            add_all_arguments(tp)
+            tp.set_defaults(func=bench_all)
     from streammem.evaluation import score
 
     sp = verbs.add_parser(

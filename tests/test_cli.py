@@ -49,7 +49,7 @@ def test_sigterm_stops_a_verb_with_143_one_line_and_no_partial_output(tmp_path):
 
     out = tmp_path / "bench"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "streammem", "bench", "tal", "--steps", "1000000", "--threads", "1",
+    proc = subprocess.Popen([sys.executable, "-m", "streammem", "bench", "tal", "--positions", "1000000", "--threads", "1",
                              "--out", str(out)], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     time.sleep(8)  # past start-up, inside the stream loop
     proc.send_signal(signal.SIGTERM)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -521,42 +520,15 @@ def _step_module(model):
 
 
 # ------------------------------------------------------------------------------------------------- bench
-def add_bench_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--configs", nargs="+", choices=["tiny", "paper"], default=["tiny", "paper"])
-    p.add_argument("--batch", type=positive_int, default=8, help="images per call (default 8)")
-    p.add_argument("--repeats", type=positive_int, default=3, help="timed calls per measurement (median)")
-    add_common_arguments(p, "bench", threads=2, out_help="output folder for bench.json (default "
-                         "runs/anomaly/bench/<configs>/), or the JSON file itself")
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    from streammem.bench import add_arguments
+
+    add_arguments(parser)
 
 
 def bench(args: argparse.Namespace) -> int:
-    """Images/s of the deterministic scorer for each config at its input size, with R = 1 and the config's R
-    (each repeat is K more encoder/decoder passes), untrained weights (speed does not depend on them)."""
-    import numpy as np
-    import torch
+    """The shared benchmark harness (streammem.bench) on this task: streaming step at stream positions,
+    full-context recompute, equal-size peers, FLOPs against the machine's matmul rate -> bench.json."""
+    from streammem.bench import bench_task
 
-    from streammem.models.memmc_mae import build
-
-    run_ = start(args, task="anomaly", verb="bench", stem="_".join(args.configs))
-    result: dict[str, Any] = {"threads": args.threads, "device": str(run_.device), "batch": args.batch}
-    for name in args.configs:
-        for repeats in sorted({1, build(name).config.score_repeats}):
-            model = build(name, score_repeats=repeats).eval().to(run_.device)
-            cfg = model.config
-            images = torch.randint(0, 256, (args.batch, cfg.in_chans, cfg.image_size, cfg.image_size),
-                                   dtype=torch.uint8, device=run_.device)
-            model(images[:1])  # warm-up
-            times = []
-            for _ in range(args.repeats):
-                t0 = time.perf_counter()
-                model(images)
-                times.append(time.perf_counter() - t0)
-            per_s = args.batch / float(np.median(times))
-            passes = int(model.score_keep.shape[0])
-            result[f"{name}_R{repeats}"] = {"images_per_s": per_s, "passes_per_image": passes,
-                                             "input": [cfg.in_chans, cfg.image_size, cfg.image_size],
-                                             "parameters": int(sum(p.numel() for p in model.parameters()))}
-            print(f"MemMC-MAE {name} (R={repeats}, {passes} passes/image, {cfg.image_size}px): {per_s:.1f} images/s "
-                  f"on {args.threads} thread(s)", flush=True)
-    run_.write_main_json("bench.json", result)
-    return run_.finish()
+    return bench_task("anomaly", args)

@@ -347,77 +347,14 @@ def export(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------------- bench
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default="tiny", help="model config (random weights)")
-    parser.add_argument("--chunks", type=int_at_least(110), default=10000,
-                        help="stream length in chunks for the incremental encoder (latency at chunk 100 vs the end)")
-    parser.add_argument("--prefixes", default="10,100,1000",
-                        help="prefix lengths (chunks) at which re-encoding the whole prefix is timed")
-    add_common_arguments(parser, "bench", threads=2, out_help="output folder for bench.json (default "
-                         "runs/simulst/bench/<config>/), or the JSON file itself")
+    from streammem.bench import add_arguments
 
-
-def benchmark(config: str, chunks: int, prefixes: list[int]) -> dict:
-    """Per-chunk encoder latency of the incremental step at chunk 100 and at the end of a ``chunks``-long stream,
-    and of the reference agent's approach (re-encode the whole received prefix on every read) at ``prefixes``;
-    then AL_CA minus AL of the full step on the bundled talk (the shipped weights for ``tiny``, so that words are
-    emitted; random weights otherwise)."""
-    import time
-
-    import numpy as np
-    import torch
-
-    from streammem.evaluation.functional.simulst import SimulInstance, instance_latency
-    from streammem.models import build_model, weights_path
-    from streammem.models.amt_simulst.decoding import translate_talk
-
-    shipped = config == "tiny" and weights_path(MODEL, "tiny").is_file()
-    model = _load_model(None) if shipped else build_model(MODEL, config).eval()
-    gen = torch.Generator().manual_seed(0)
-    audio = [0.1 * torch.randn(1, model.chunk_samples, generator=gen) for _ in range(8)]
-    state = model.initial_state(1)
-    times = []
-    for i in range(chunks):
-        began = time.perf_counter()
-        _, state = model.encode_chunk(audio[i % 8], state)
-        times.append(time.perf_counter() - began)
-    reencode = {}
-    for n in prefixes:
-        began = time.perf_counter()
-        fresh = model.initial_state(1)
-        for i in range(n):
-            _, fresh = model.encode_chunk(audio[i % 8], fresh)
-        reencode[f"reencode_ms_prefix{n}"] = 1000 * (time.perf_counter() - began)
-    from streammem.streams.audio import load_audio_file
-
-    talk = load_audio_file(SAMPLE_AUDIO)
-    references = SAMPLE_AUDIO.with_suffix(".de").read_text(encoding="utf-8").splitlines()
-    gaps = []
-    for ((a, b), timed), ref in zip(translate_talk(model, talk), references, strict=False):
-        if timed.delays:
-            lat = instance_latency(SimulInstance(timed.text, timed.delays, (b - a) / 16, ref, timed.elapsed))
-            gaps.append(lat["AL_CA"] - lat["AL"])
-    return {
-        "config": config, "chunk_seconds": model.chunk_samples / 16000,
-        "encoder_ms_chunk100": 1000 * float(np.median(times[90:110])),
-        "encoder_ms_last": 1000 * float(np.median(times[-20:])), "chunks": chunks, **reencode,
-        "al_ca_minus_al_ms": float(np.mean(gaps)) if gaps else None,
-        "state_numel": sum(t.numel() for t in state),
-    }
+    add_arguments(parser)
 
 
 def bench(args: argparse.Namespace) -> int:
-    """Print and write the speed table."""
-    from streammem.errors import InputError
+    """The shared benchmark harness (streammem.bench) on this task: streaming step at stream positions,
+    full-context recompute, equal-size peers, FLOPs against the machine's matmul rate -> bench.json."""
+    from streammem.bench import bench_task
 
-    job = start(args, task="simulst", verb="bench", stem=args.config)
-    try:
-        prefixes = [int(p) for p in args.prefixes.split(",") if p.strip()]
-    except ValueError:
-        raise InputError("--prefixes", f"expected comma-separated chunk counts, got {args.prefixes!r}") from None
-    import torch
-
-    with torch.no_grad():
-        result = benchmark(args.config, args.chunks, prefixes)
-    print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()))
-    job.write_main_json("bench.json", {"threads": args.threads, **result})
-    return job.finish()
+    return bench_task("simulst", args)

@@ -22,7 +22,6 @@ from streammem.tasks.common import (
     add_export_options,
     config_errors,
     finish_export,
-    int_at_least,
     positive_float,
     positive_int,
     resolve_weights,
@@ -594,73 +593,15 @@ def _same_actions(a: list[dict], b: list[dict], tol: float = 1e-4) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------- bench
-def add_bench_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", default="tiny", choices=["tiny", "paper"])
-    p.add_argument("--steps", type=int_at_least(200), default=10_000, help="stream length (tiny runs every step)")
-    p.add_argument("--window", type=positive_int, default=50, help="steps timed around step 100 and the last step")
-    p.add_argument("--backbone", default="resnet18", help="frame encoder timed separately")
-    add_common_arguments(p, "bench", threads=2, out_help="output folder for bench.json (default runs/tal/bench/<config>/), "
-                         "or the JSON file itself")
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    from streammem.bench import add_arguments
 
-
-PAPER_MODEL_MS = 15.9  # MATR model-only ms per step (issue #5 of skhcjh231/MATR_codebase; GPU, not stated)
+    add_arguments(parser)
 
 
 def bench(args: argparse.Namespace) -> int:
-    """Model-only ms/step at step ~100 and ~``steps``; state size at both; frame encoder ms/feature apart.
+    """The shared benchmark harness (streammem.bench) on this task: streaming step at stream positions,
+    full-context recompute, equal-size peers, FLOPs against the machine's matmul rate -> bench.json."""
+    from streammem.bench import bench_task
 
-    tiny: the whole stream is run. paper: ~1 s/step on this CPU, so the stream is run to step 100+window,
-    then the state's counter and memory are advanced to ``steps`` (filled queues, same shapes: the step's
-    cost does not depend on the counter) and timed again.
-    """
-    import numpy as np
-    import torch
-
-    from streammem.models.matr import build
-    from streammem.models.matr.frontend import FrameEncoder
-
-    run = start(args, task="tal", verb="bench", stem=args.config)
-    model = build(args.config).eval()
-    width = sum(model.feature_dims)
-    feats = torch.randn(args.steps + args.window + 1, 1, width)
-    state = model.initial_state(1)
-
-    def timed(start: int, n: int, st):
-        times = []
-        for i in range(start, start + n):
-            t0 = time.perf_counter()
-            _, st = model(feats[i], st)
-            times.append(time.perf_counter() - t0)
-        return 1000 * float(np.median(times)), st
-
-    numel = lambda st: int(sum(t.numel() for t in st))  # noqa: E731
-    for i in range(100):
-        _, state = model(feats[i], state)
-    early_ms, state = timed(100, args.window, state)
-    early_numel = numel(state)
-    if args.config == "tiny":
-        for i in range(100 + args.window, args.steps):
-            _, state = model(feats[i], state)
-        how = "full stream"
-    else:
-        state = state._replace(steps=torch.full_like(state.steps, args.steps), mem_valid=torch.ones_like(state.mem_valid),
-                               mem_stamps=torch.full_like(state.mem_stamps, args.steps - model.segment_len),
-                               mem_items=torch.randn_like(state.mem_items))
-        how = "state advanced to the last step (filled memory)"
-    late_ms, state = timed(args.steps, args.window, state)
-    encoder = FrameEncoder(width, backbone=args.backbone).eval()
-    frame = np.random.default_rng(0).integers(0, 255, (1, 240, 320, 3), dtype=np.uint8)
-    result = {
-        "config": args.config, "threads": args.threads, "device": "cpu", "method": how,
-        "ms_per_step_at_100": early_ms, f"ms_per_step_at_{args.steps}": late_ms,
-        "state_numel_at_100": early_numel, f"state_numel_at_{args.steps}": numel(state),
-        "frame_encoder": args.backbone, "frame_encoder_ms_per_feature": _encoder_ms(encoder, frame, repeats=10),
-        "paper_model_ms": PAPER_MODEL_MS, "ratio_to_paper": late_ms / PAPER_MODEL_MS,
-        "parameters": int(sum(p.numel() for p in model.parameters())),
-    }
-    print(f"MATR {args.config}: {early_ms:.2f} ms/step at step 100, {late_ms:.2f} ms/step at step {args.steps} ({how}); "
-          f"state numel {early_numel} -> {numel(state)}; frame encoder ({args.backbone}) "
-          f"{result['frame_encoder_ms_per_feature']:.1f} ms/feature; {late_ms / PAPER_MODEL_MS:.2f}x the paper's "
-          f"{PAPER_MODEL_MS} ms (GPU) model-only step")
-    run.write_main_json("bench.json", result)
-    return run.finish()
+    return bench_task("tal", args)

@@ -493,82 +493,14 @@ def export(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------------ bench
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=positive_int, default=10_000, help="stream length (latency read at 100 and "
-                        "here)")
-    parser.add_argument("--size", default="320x240", help="frame size WxH fed to the model")
-    parser.add_argument("--weights", type=Path, default=None, help="safetensors weights (default: shipped tiny)")
-    parser.add_argument("--config", default=None, choices=("tiny", "paper"),
-                        help="benchmark an untrained model of this config instead of the weights")
-    add_common_arguments(parser, "bench", out_help="output folder for bench.json (default runs/track/bench/<size>/), "
-                         "or the JSON file itself")
+    from streammem.bench import add_arguments
 
-
-def _component_shares(model, frames, steps: int) -> dict[str, float]:
-    """Share of step time in backbone, encoder, decoder and memory (query updater), by module hooks."""
-    import time as _time
-
-    groups = {"backbone": [model.backbone], "encoder": list(model.input_proj) + list(model.encoder),
-              "decoder": list(model.decoder), "memory": [model.query_updater]}
-    spent = dict.fromkeys(groups, 0.0)
-    handles = []
-    for name, modules in groups.items():
-        for m in modules:
-            def pre(_m, _i, _name=name):
-                _m._bench_start = _time.perf_counter()
-
-            def post(_m, _i, _o, _name=name):
-                spent[_name] += _time.perf_counter() - _m._bench_start
-
-            handles += [m.register_forward_pre_hook(pre), m.register_forward_hook(post)]
-    state = model.initial_state(1)
-    begin = _time.perf_counter()
-    for t in range(steps):
-        _, state = model(frames[t % frames.shape[0]].unsqueeze(0), state)
-    total = _time.perf_counter() - begin
-    for h in handles:
-        h.remove()
-    shares = {k: 100.0 * v / total for k, v in spent.items()}
-    shares["other"] = 100.0 - sum(shares.values())
-    return shares
+    add_arguments(parser)
 
 
 def bench(args: argparse.Namespace) -> int:
-    import torch.nn.functional as F
+    """The shared benchmark harness (streammem.bench) on this task: streaming step at stream positions,
+    full-context recompute, equal-size peers, FLOPs against the machine's matmul rate -> bench.json."""
+    from streammem.bench import bench_task
 
-    from streammem.models.memotr import build
-    from streammem.resources import peak_rss_mb
-
-    run = start(args, task="track", verb="bench", stem=f"{args.config or 'weights'}_{args.size}")
-    try:
-        width, height = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        raise InputError("--size", f"expected WxH, got {args.size!r}") from None
-    if not (16 <= width <= 8192 and 16 <= height <= 8192):
-        raise InputError("--size", f"{width}x{height} is outside 16..8192 pixels a side")
-    model = build(args.config).eval() if args.config else load_model(args.weights)
-    clip = synthetic_clip(100, image_size=tuple(model.cfg.image_size))
-    frames = F.interpolate(clip, size=(height, width), mode="bilinear", align_corners=False)
-    state = model.initial_state(1)
-    latencies = []
-    begin = time.perf_counter()
-    for t in range(args.steps):
-        t0 = time.perf_counter()
-        _, state = model(frames[t % frames.shape[0]].unsqueeze(0), state)
-        latencies.append(time.perf_counter() - t0)
-    total = time.perf_counter() - begin
-    window = lambda end: latencies[max(end - 20, 0) : end]  # noqa: E731
-    at_100 = 1e3 * sum(window(min(100, args.steps))) / len(window(min(100, args.steps)))
-    at_end = 1e3 * sum(window(args.steps)) / len(window(args.steps))
-    result = {
-        "size": f"{width}x{height}", "threads": args.threads, "steps": args.steps,
-        "fps": args.steps / total, "latency_ms_step100": at_100, f"latency_ms_step{args.steps}": at_end,
-        "peak_rss_mb": peak_rss_mb(),
-        "state_numel": sum(int(s.numel()) for s in state),
-        "share_percent": _component_shares(model, frames, min(200, args.steps)),
-    }
-    shares = ", ".join(f"{k} {v:.0f}%" for k, v in result["share_percent"].items())
-    print(f"track bench {result['size']}, {args.threads} threads: {result['fps']:.1f} frames/s; latency "
-          f"{at_100:.1f} ms at step 100, {at_end:.1f} ms at step {args.steps}; peak RSS "
-          f"{result['peak_rss_mb']:.0f} MB; time: {shares}")
-    run.write_main_json("bench.json", result)
-    return run.finish()
+    return bench_task("track", args)

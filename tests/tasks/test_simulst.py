@@ -95,14 +95,6 @@ def test_export_matches_eager(weights, tmp_path):
     assert int(state.frames_seen[0]) == 32
 
 
-def test_bench_reports_flat_incremental_and_growing_reencoding(tmp_path, monkeypatch):
-    monkeypatch.setattr("streammem.models.weights_path", lambda *a: tmp_path / "none.safetensors")
-    assert main(["bench", "simulst", "--config", "tiny", "--chunks", "110", "--prefixes", "5,20",
-                 "--out", str(tmp_path / "b.json")]) == 0
-    result = json.loads((tmp_path / "b.json").read_text())
-    assert result["reencode_ms_prefix20"] > result["reencode_ms_prefix5"] and result["encoder_ms_last"] > 0
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 def test_train_both_stages_writes_weights(tmp_path):

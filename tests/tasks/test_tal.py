@@ -80,14 +80,6 @@ def test_export_parity_and_plain_torch_load(trained):
     assert run.stdout.strip() == "ok", run.stderr
 
 
-def test_bench_reports_flat_latency_and_state(tmp_path):
-    out = tmp_path / "bench.json"
-    assert main(["bench", "tal", "--steps", "300", "--window", "10", "--threads", "1", "--out", str(out)]) == 0
-    result = json.loads(out.read_text())
-    assert result["state_numel_at_100"] == result["state_numel_at_300"]
-    assert result["ms_per_step_at_300"] > 0 and result["frame_encoder_ms_per_feature"] > 0
-
-
 def test_eval_bad_label_is_one_line_error(trained, capsys):
     root, weights = trained
     path = root / "data" / "annotations" / "thumos14.json"

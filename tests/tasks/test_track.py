@@ -119,13 +119,13 @@ def test_export_parity_over_100_frames_with_shipped_weights(tmp_path, capsys):
     assert "parity over 100 frames" in capsys.readouterr().out
 
 
-def test_bench_reports_latency_at_both_steps(weights, tmp_path):
+def test_bench_streams_the_given_weights_through_the_harness(weights, tmp_path):
     out = tmp_path / "bench.json"
-    assert main(["bench", "track", "--steps", "30", "--size", "160x120", "--threads", "1", "--weights",
+    assert main(["bench", "track", "--quick", "--positions", "2,4", "--repeats", "1", "--threads", "1", "--weights",
                  str(weights), "--out", str(out)]) == 0
-    result = json.loads(out.read_text())
-    assert {"fps", "latency_ms_step100", "latency_ms_step30", "peak_rss_mb"} <= set(result)
-    assert set(result["share_percent"]) == {"backbone", "encoder", "decoder", "memory", "other"}
+    task = json.loads(out.read_text())["tasks"]["track"]
+    assert f"weights {weights.name}" in task["workload"]["label"]
+    assert [p["position"] for p in task["stream"]["positions"]] == [2, 4]
 
 
 def test_train_applies_config_overrides_and_records_them(tmp_path):

@@ -1,0 +1,130 @@
+"""Benchmark adapter of ``asr`` (Conformer-NTM): 640 ms audio chunks; peers torchaudio Emformer and Conformer."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import torch
+
+from streammem.bench.harness import Extra, Options, Peer, Recompute, Workload, median_ms, weights_label
+
+RECOMPUTE = ("the model's Conformer blocks, full attention over every encoder frame of the history (16 frames "
+             "per chunk), re-run at each chunk; front end, subsampling, NTM and CTC head left out (a lower bound)")
+
+
+def _audio(samples: int) -> list[torch.Tensor]:
+    gen = torch.Generator().manual_seed(0)
+    return [0.1 * torch.randn(1, samples, generator=gen) for _ in range(8)]
+
+
+def _workload(model, label: str, config: str) -> Workload:
+    audio = _audio(model.chunk_samples)
+    return Workload(
+        label=label, config=config, model=model, initial_state=lambda: model.initial_state(1),
+        step=lambda state, i: model.step(audio[i % len(audio)], state)[1],
+        what="log-Mel front end, causal Conv2d subsampling, Conformer blocks with a cached left context, "
+        "NTM memory, CTC head",
+        seconds_per_step=model.chunk_samples / 16000,
+    )
+
+
+def stream(weights: Any = None) -> Workload:
+    from streammem.tasks.asr import _load_model
+
+    model = _load_model(weights)
+    cfg = model.config
+    return _workload(model, f"Conformer-NTM tiny, {weights_label(weights)} ({cfg.num_blocks} blocks, d={cfg.d_model}), "
+                     f"{model.chunk_samples / 16000:.2f} s chunks", "tiny")
+
+
+@functools.lru_cache(maxsize=2)
+def _random(config: str):
+    from streammem.models import build_model
+
+    return build_model("conformer_ntm", config).eval()
+
+
+def paper() -> Workload:
+    model = _random("paper")
+    cfg = model.config
+    return _workload(model, f"Conformer-NTM paper, random weights ({cfg.num_blocks} blocks, d={cfg.d_model})",
+                     "paper")
+
+
+def _run_blocks(blocks, x: torch.Tensor, keys: list, values: list, convs: list, mask: torch.Tensor) -> torch.Tensor:
+    for i, block in enumerate(blocks):
+        x, _, _, _ = block(x, keys[i], values[i], convs[i], mask)
+    return x
+
+
+def recompute(workload: Workload, n: int) -> Recompute:
+    enc = workload.model.encoder
+    d = enc.heads * enc.head_dim
+    frames = n * enc.chunk
+    x = torch.randn(1, frames, d)
+    empty = x.new_zeros(1, enc.heads, 0, enc.head_dim)
+    conv = [x.new_zeros(1, d, enc.kernel - 1)] * len(enc.blocks)
+    mask = torch.ones(1, 1, 1, dtype=torch.bool).expand(1, frames, frames)
+    blocks = enc.blocks
+    return Recompute(run=lambda: _run_blocks(blocks, x, [empty] * len(blocks), [empty] * len(blocks), conv, mask),
+                     tokens=frames, history_bytes=x.numel() * x.element_size())
+
+
+def peers(config: str) -> list[Peer]:
+    import torchaudio
+
+    model = _random(config)
+    cfg, enc = model.config, model.encoder
+    C, L, d, nb = cfg.chunk_frames, cfg.left_frames, cfg.d_model, cfg.num_blocks
+    gen = torch.Generator().manual_seed(0)
+    chunk = torch.randn(1, C, d, generator=gen)
+    keys = [torch.randn(1, enc.heads, L, enc.head_dim, generator=gen) for _ in range(nb)]
+    values = [torch.randn(1, enc.heads, L, enc.head_dim, generator=gen) for _ in range(nb)]
+    convs = [torch.randn(1, d, enc.kernel - 1, generator=gen) for _ in range(nb)]
+    mask = torch.ones(1, C, L + C, dtype=torch.bool)
+    emformer = torchaudio.models.Emformer(d, cfg.num_heads, cfg.ffn_dim, nb, segment_length=C,
+                                          left_context_length=L, right_context_length=0).eval()
+    lengths = torch.tensor([C])
+    em_state = None
+    for _ in range(L // C + 1):  # a full left context, as our cache holds
+        _, _, em_state = emformer.infer(chunk, lengths, em_state)
+    conformer = torchaudio.models.Conformer(d, cfg.num_heads, cfg.ffn_dim, nb, cfg.kernel_size).eval()
+    window = torch.randn(1, L + C, d, generator=gen)
+    window_lengths = torch.tensor([L + C])
+    audio = _audio(model.chunk_samples)[0]
+    state = model.initial_state(1)
+    for _ in range(L // C + 1):
+        _, state = model.step(audio, state)
+    blocks = enc.blocks
+    ours = lambda: _run_blocks(blocks, chunk, keys, values, convs, mask)  # noqa: E731
+    size = f"{nb} blocks, d={d}, {C}-frame chunk, {L}-frame left context"
+    return [
+        Peer(f"encoder blocks, one chunk ({size})", "torchaudio Emformer (same chunk and left context)", ours,
+             lambda: emformer.infer(chunk, lengths, em_state)[0]),
+        Peer(f"encoder blocks, one chunk ({size})", "torchaudio Conformer over left context + chunk (no cache)",
+             ours, lambda: conformer(window, window_lengths)[0]),
+        Peer("whole step: front end, subsampling, blocks, NTM, CTC (one chunk of audio)",
+             "torchaudio Emformer blocks alone (already-subsampled input)", lambda: model.step(audio, state)[0],
+             lambda: emformer.infer(chunk, lengths, em_state)[0], scope="whole step"),
+    ]
+
+
+def extras(workload: Workload, opts: Options) -> list[Extra]:
+    """Real-time factor of the exported steps (TorchScript, and int8 TorchScript) per measured config."""
+    from streammem.export import script
+    from streammem.models.conformer_ntm.quantize import quantize_int8
+
+    rows = []
+    for config in opts.configs:
+        model = workload.model if config == workload.config else _random(config)
+        audio = _audio(model.chunk_samples)[0]
+        seconds = model.chunk_samples / 16000
+        for name, exported in (("TorchScript", script(model)), ("int8 TorchScript", script(quantize_int8(model)))):
+            state = model.initial_state(1)
+            for _ in range(model.left_frames // model.chunk_frames + 1):
+                _, state = exported(audio, state)
+            ms = median_ms(lambda f=exported, x=audio, s=state: f(x, s), opts)
+            rows.append(Extra(f"{config} real-time factor, {name} step", ms / 1000 / seconds, "",
+                              f"median ms per {seconds:.2f} s chunk / chunk length ({ms:.3g} ms)"))
+    return rows
