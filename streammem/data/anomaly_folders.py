@@ -16,7 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from streammem.data.anomaly_images import AnomalyItem, AnomalySplit, list_images, mask_for
+from streammem.data.anomaly_images import (
+    AnomalyItem,
+    AnomalySplit,
+    list_images,
+    mask_for,
+    name_order,
+    stem_matches,
+)
 from streammem.errors import InputError
 
 __all__ = ["read_folder", "read_hyper_kvasir", "read_chest_xray"]
@@ -43,7 +50,7 @@ def read_folder(root: str | os.PathLike, normal_dir: str, abnormal_dir: str, nor
         normal_test = [p for i, p in enumerate(normals) if i in held]
     masks = list_images(root / mask_dir, "mask folder") if mask_dir is not None else []
     for mask in masks:
-        if not any(img.stem in mask.stem for img in abnormal):
+        if not any(stem_matches(img, mask) for img in abnormal):
             raise InputError(mask, f"mask has no matching image in {root / abnormal_dir}")
     test = [AnomalyItem(p, 0) for p in normal_test]
     for img in abnormal:
@@ -66,7 +73,7 @@ def read_chest_xray(root: str | os.PathLike, test_split: str = "test") -> Anomal
     test_root = root / test_split
     if not test_root.is_dir():
         raise InputError(test_root, "test split folder not found")
-    classes = sorted(p for p in test_root.iterdir() if p.is_dir())
+    classes = sorted((p for p in test_root.iterdir() if p.is_dir()), key=name_order)
     if not any(c.name == "NORMAL" for c in classes) or len(classes) < 2:
         raise InputError(test_root, "expected a NORMAL folder and at least one abnormal class folder")
     test = [AnomalyItem(p, int(c.name != "NORMAL"), "good" if c.name == "NORMAL" else c.name.lower())

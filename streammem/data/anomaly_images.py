@@ -8,6 +8,8 @@ from their image, and images of another channel count than the rest (converted, 
 from __future__ import annotations
 
 import os
+import unicodedata
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,8 @@ from PIL import Image, UnidentifiedImageError
 
 from streammem.errors import InputError
 
-__all__ = ["AnomalyItem", "AnomalySplit", "IMAGE_SUFFIXES", "list_images", "load_image", "load_mask", "mask_for"]
+__all__ = ["AnomalyItem", "AnomalySplit", "IMAGE_SUFFIXES", "list_images", "load_image", "load_mask", "mask_for",
+           "name_order", "stem_matches"]
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -49,26 +52,50 @@ def list_images(folder: Path, what: str = "image folder") -> list[Path]:
     """Sorted image files directly in ``folder``; a missing or image-less folder is an InputError."""
     if not folder.is_dir():
         raise InputError(folder, f"{what} not found")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES), key=name_order)
     if not files:
         raise InputError(folder, f"{what} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return files
 
 
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def name_order(path: Path) -> tuple[str, str]:
+    """Sort key of a folder's entries: by name in Unicode NFC, so the order (and a seeded hold-out drawn from
+    it) does not depend on how the file system stores accented names."""
+    return _nfc(path.name), path.name
+
+
+def stem_matches(image: Path, mask: Path) -> bool:
+    """anomalib's rule: the mask's stem contains the image's stem. Compared in Unicode NFC, so a name stored
+    decomposed (as macOS writes it, ``e`` + combining accent) matches its composed twin."""
+    return _nfc(image.stem) in _nfc(mask.stem)
+
+
 def mask_for(image: Path, mask_files: Iterable[Path]) -> Path | None:
-    """anomalib's rule: the mask whose stem contains the image's stem (MVTec: ``<stem>_mask.png``)."""
-    matches = [m for m in mask_files if image.stem in m.stem]
-    exact = [m for m in matches if m.stem in (image.stem, f"{image.stem}_mask")]
+    """The mask whose stem contains the image's stem (:func:`stem_matches`), an exact ``<stem>`` or
+    ``<stem>_mask`` (MVTec) first."""
+    matches = [m for m in mask_files if stem_matches(image, m)]
+    exact = [m for m in matches if _nfc(m.stem) in (_nfc(image.stem), _nfc(f"{image.stem}_mask"))]
     return (exact or matches or [None])[0]
 
 
 def _open(path: Path) -> Image.Image:
+    """The decoded image; a header claiming more than PIL's ``MAX_IMAGE_PIXELS`` (89 M) is refused before any
+    pixel memory is allocated (PIL itself only warns below twice that and raises a non-OSError above)."""
     try:
-        with Image.open(path) as img:
-            img.load()  # decodes now, so a truncated file fails here and not later
-            return img.copy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()  # decodes now, so a truncated file fails here and not later
+                return img.copy()
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(path, f"image header claims more than {Image.MAX_IMAGE_PIXELS:,} pixels (refused as a "
+                         "decompression bomb)") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise InputError(path, f"unreadable or truncated image ({err})") from None
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from streammem.data.anomaly_images import AnomalyItem, AnomalySplit, list_images, mask_for
+from streammem.data.anomaly_images import (
+    AnomalyItem,
+    AnomalySplit,
+    list_images,
+    mask_for,
+    name_order,
+    stem_matches,
+)
 from streammem.errors import InputError
 
 __all__ = ["read_mvtec", "mvtec_categories"]
@@ -38,13 +45,13 @@ def read_mvtec(category_dir: str | os.PathLike) -> AnomalySplit:
     if not test_root.is_dir():
         raise InputError(cat, "not an MVTec AD category: 'test' is missing")
     test: list[AnomalyItem] = []
-    for defect_dir in sorted(p for p in test_root.iterdir() if p.is_dir()):
+    for defect_dir in sorted((p for p in test_root.iterdir() if p.is_dir()), key=name_order):
         defect = defect_dir.name
         images = list_images(defect_dir, "test folder")
         masks_dir = cat / "ground_truth" / defect
         masks = list_images(masks_dir, "mask folder") if defect != "good" and masks_dir.is_dir() else []
         for mask in masks:
-            if not any(img.stem in mask.stem for img in images):
+            if not any(stem_matches(img, mask) for img in images):
                 raise InputError(mask, f"mask has no matching image in {defect_dir}")
         for img in images:
             mask = mask_for(img, masks) if masks else None
