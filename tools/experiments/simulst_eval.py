@@ -24,10 +24,12 @@ from streammem.models.amt_simulst.decoding import translate_segments
 
 
 def evaluate(model, segments, k: int, shift: bool | str, context_seconds: float) -> tuple[dict, list]:
-    """``shift``: both shifts on (True), off (False), or only ``"center"`` / only ``"right"``."""
+    """``shift``: shift center and right on (True, the shipped default), every shift off (False), only
+    ``"center"`` / ``"right"`` / ``"left"``, or ``"all"`` three."""
     model.wait_k = k
-    model.shift_center = shift in (True, "center")
-    model.shift_right = shift in (True, "right")
+    model.shift_center = shift in (True, "center", "all")
+    model.shift_right = shift in (True, "right", "all")
+    model.shift_left = shift in ("left", "all")
     instances = translate_segments(model, segments, context_seconds)
     scores = simulst_scores(instances)
     scores["pronoun_accuracy"], scores["pronoun_segments"] = pronoun_accuracy(
@@ -41,12 +43,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("corpus", type=Path)
     p.add_argument("--split", default="tst-COMMON")
     p.add_argument("--k", type=int, nargs="+", default=[1, 3, 5, 7])
-    p.add_argument("--shift", choices=("both", "on", "off", "center", "right"), default="both",
-                   help="both: on and off; center/right: only that shift")
+    p.add_argument("--shift", choices=("both", "on", "off", "center", "right", "left", "all"), default="both",
+                   help="on: shift center and right (the default at inference); both: on and off; center/right/left: "
+                   "only that shift; all: center, right and left")
     p.add_argument("--limit", type=int, default=0, help="first N segments only")
     p.add_argument("--context-seconds", type=float, default=2.0)
     p.add_argument("--json", type=Path)
     p.add_argument("--examples", type=int, default=0, help="print this many translations")
+    p.add_argument("--instances", type=Path, help="folder for one SimulEval instances log per setting "
+                   "(instances_k<k>_<shift>.log), e.g. for a paired bootstrap between settings")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     model = build_model("amt_simulst", load_metadata(a.weights)["config"])
@@ -56,13 +61,20 @@ def main(argv: list[str] | None = None) -> int:
     segments = segments[: a.limit] if a.limit else segments
     results = []
     for shift in {"both": (True, False), "on": (True,), "off": (False,), "center": ("center",),
-                  "right": ("right",)}[a.shift]:
+                  "right": ("right",), "left": ("left",), "all": ("all",)}[a.shift]:
         for k in a.k:
             scores, instances = evaluate(model, segments, k, shift, a.context_seconds)
             row = {"k": k, "shiftable_context": shift, **{key: round(v, 2) if isinstance(v, float) else v
                                                           for key, v in scores.items()}}
             results.append(row)
             print(json.dumps(row), flush=True)
+            if a.instances:
+                a.instances.mkdir(parents=True, exist_ok=True)
+                name = {True: "on", False: "off"}.get(shift, shift)
+                (a.instances / f"instances_k{k}_{name}.log").write_text("".join(
+                    json.dumps({"index": i, "prediction": ins.prediction, "delays": ins.delays,
+                                "elapsed": ins.elapsed, "source_length": ins.source_length,
+                                "reference": ins.reference}) + "\n" for i, ins in enumerate(instances)))
             for ins in instances[: a.examples]:
                 print(f"  REF {ins.reference}\n  HYP {ins.prediction}  {ins.delays}")
     if a.json:

@@ -23,8 +23,10 @@ class AMTSimulSTConfig:
     Frames are 10 ms fbank frames; ``center_frames``, ``left_frames`` and ``right_frames`` must be multiples
     of 4 (the subsampler keeps one encoder state per 4 frames). The streaming step reads ``center_frames`` of
     audio per call. ``memory_size=0`` removes the memory banks and nothing else (the memory ablation).
-    ``shift_center``/``shift_right`` are the Shiftable Context switches, used at inference only (training
-    always sees full windows with real right context); they can be flipped on a trained model.
+    ``shift_center``/``shift_right``/``shift_left`` are the Shiftable Context switches (the papers' agent flags),
+    used at inference only (training always sees full windows with real right context); they can be flipped on a
+    trained model. Shift left holds a stream's first frames until a full window has been heard (see
+    ``AMTSimulST.encode_chunk``); it is off by default.
     ``wait_k`` is the policy's lag in pre-decision blocks; ``train_wait_k`` lists the lags training samples
     from (one lag per batch, so one model serves every k; empty = ``wait_k`` only).
     """
@@ -49,6 +51,7 @@ class AMTSimulSTConfig:
     train_wait_k: tuple[int, ...] = ()
     shift_center: bool = True
     shift_right: bool = True
+    shift_left: bool = False
     max_source_blocks: int = 128  # decoder's view: the last this many pre-decision blocks of the segment
     max_target_tokens: int = 64
     max_writes_per_step: int = 8

@@ -9,6 +9,8 @@ self-attention reads a per-layer augmented memory (:class:`streammem.memory.Memo
 over average-pooled pre-decision blocks. Raffel, Penney, Chen (ICML 2023): Shiftable Context fills every
 inference window to its trained size from past frames. Unlike the reference agent, which re-encodes the
 whole received prefix on every read, the streaming step encodes each new chunk once, carrying the banks.
+Shift left (Raffel et al.'s third shift) gives a stream's first window future frames instead of an empty left
+context: those first frames are held until a full window has been heard, then encoded once.
 """
 
 import base64
@@ -36,6 +38,8 @@ class AMTSimulSTState(NamedTuple):
     audio_tail: (B, 240) last samples (fbank analysis-window overlap).
     frames: (B, L+C+R, F) the last normalised fbank frames (window context and shift source).
     frames_seen: (B,) int64 frames received since the stream started.
+    held: (B,) int64 of them not encoded yet (shift left holds a stream's first frames until a full window of
+        L+C+R frames has been heard; always 0 with shift left off).
     bank_items, bank_valid, bank_stamps: (NL, B, M, D), (NL, B, M), (NL, B, M) the per-layer memory banks.
     states: (B, NB*r, D) encoder states of the current segment (the last NB*r when longer).
     states_seen: (B,) int64 encoder states of the current segment so far.
@@ -47,6 +51,7 @@ class AMTSimulSTState(NamedTuple):
     audio_tail: Tensor
     frames: Tensor
     frames_seen: Tensor
+    held: Tensor
     bank_items: Tensor
     bank_valid: Tensor
     bank_stamps: Tensor
@@ -177,6 +182,7 @@ class AMTSimulST(nn.Module):
     wait_k: int
     shift_center: bool
     shift_right: bool
+    shift_left: bool
     vocabulary: list[str]  # text of each target id (" " starts a word), kept in the TorchScript export
 
     def __init__(self, config: AMTSimulSTConfig):
@@ -199,6 +205,7 @@ class AMTSimulST(nn.Module):
         self.wait_k = config.wait_k
         self.shift_center = config.shift_center
         self.shift_right = config.shift_right
+        self.shift_left = config.shift_left
         self.tokenizer = make_target_tokenizer(config.target_pieces, config.target_model)
         self.vocabulary = list(self.tokenizer.symbols)
         self.sos_eos = self.tokenizer.sos_eos
@@ -271,40 +278,98 @@ class AMTSimulST(nn.Module):
         return [layer.attention.init(batch, device) for layer in self.encoder]
 
     @torch.jit.export
-    def encode_chunk(self, audio: Tensor, state: AMTSimulSTState) -> tuple[Tensor, AMTSimulSTState]:
-        """Encode one chunk incrementally: audio (B, S) -> its encoder states (B, S/640, D) and the state.
+    def encode_chunk(self, audio: Tensor, state: AMTSimulSTState, release: Optional[Tensor] = None  # noqa: UP045
+                     ) -> tuple[Tensor, AMTSimulSTState]:
+        """Encode one chunk incrementally: audio (B, S) -> the new encoder states (B, T, D) and the state.
 
-        The chunk's c frames are the center; with Shiftable Context the window is filled to its trained size
-        from past frames (shift center: to C center frames; shift right: R more frames stand in for the
-        right context, which has not been heard yet), otherwise it is [L past | c] with the rest masked.
+        Usually T = S/640: the chunk's frames are the center of one window. With Shiftable Context the window
+        is filled to its trained size from past frames (shift center: to C center frames; shift right: R more
+        frames stand in for the right context, which has not been heard yet), otherwise it is [L past | c]
+        with the rest masked. With shift left, a stream's first frames are held (no states) until L+C+R frames
+        have been heard, or ``release`` (B,) bool says the segment ends; then they are encoded in windows of
+        the stream's first L+C+R frames (their right context and L more future frames instead of a missing
+        past), and T covers them too. Rows that encoded fewer states than T are zero-padded at the end; how
+        many states a row encoded is the change of ``(frames_seen - held) / 4``.
         """
         samples = torch.cat([state.audio_tail, audio], 1)
         feats = self.frontend(samples)
         c = feats.shape[1]
         if c > self.center or c % 4 != 0:
             raise ValueError("amt_simulst: a chunk must be a multiple of 640 samples, at most chunk_samples")
-        past = state.frames.shape[1]
-        buffer = torch.cat([state.frames, feats], 1)
-        position = torch.arange(past + c, device=audio.device).unsqueeze(0)
-        buffer_valid = position >= (past - state.frames_seen).unsqueeze(1)
-        right_fill = self.right if self.shift_right else 0
-        center_fill = self.center if self.shift_center else c
-        take = self.left + right_fill + center_fill
+        if release is None:
+            release = torch.zeros(audio.shape[0], dtype=torch.bool, device=audio.device)
+        states, _, state = self._encode_frames(feats, state, release)
+        tail = samples[:, samples.shape[1] - state.audio_tail.shape[1]:]
+        return states, AMTSimulSTState(tail, state.frames, state.frames_seen, state.held, state.bank_items,
+                                       state.bank_valid, state.bank_stamps, state.states, state.states_seen,
+                                       state.tokens, state.written, state.committed, state.ended)
+
+    def window_geometry(self, piece_start: Tensor, piece_end: Tensor, heard: Tensor
+                        ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Where the window of one center piece lies, in frames since the stream started (all (B,) int64).
+
+        piece_start/piece_end: the frames whose states the window yields; heard: frames received so far.
+        Returns (start, valid_start, valid_end, center_start): window position p holds frame start + p, real
+        (unmasked) for frames in [valid_start, valid_end); the summary's center is [center_start, piece_end).
+        Standard window (Ma et al.; shift center and shift right per the switches): it ends at the piece's end,
+        ``[L | center | right fill]`` before it, frames before the stream start masked. Shift left: a window
+        that would start before the stream starts is the stream's first L+C+R frames instead.
+        """
         size = self.left + self.center + self.right
-        frames = F.pad(buffer[:, past + c - take:], (0, 0, 0, size - take))
-        valid = F.pad(buffer_valid[:, past + c - take:], (0, size - take))
-        center = torch.zeros(audio.shape[0], size // 4, dtype=torch.bool, device=audio.device)
-        center[:, (take - center_fill) // 4:take // 4] = True
+        center_len = torch.full_like(piece_end, self.center) if self.shift_center else piece_end - piece_start
+        take = self.left + (self.right if self.shift_right else 0) + center_len
+        start = piece_end - take
+        valid_start = start.clamp_min(0)
+        valid_end = piece_end
+        if self.shift_left:
+            shifted = start < 0
+            start = torch.where(shifted, torch.zeros_like(start), start)
+            valid_end = torch.where(shifted, heard.clamp_max(size), valid_end)
+        return start, valid_start, valid_end, piece_end - center_len
+
+    def _encode_frames(self, feats: Tensor, state: AMTSimulSTState, release: Tensor
+                       ) -> tuple[Tensor, Tensor, AMTSimulSTState]:
+        """The encoder part of the step for new frames feats (B, c, F) (c may be 0: only release what is held).
+
+        Returns (states (B, T, D), count (B,) states per row (the first ``count`` are real), state)."""
+        B, c = feats.shape[0], feats.shape[1]
+        C = self.center
+        size = self.left + C + self.right
+        device = feats.device
+        buffer = torch.cat([state.frames, feats], 1)  # buffer index j holds frame heard - (size + c) + j
+        heard = state.frames_seen + c
+        pending = state.held + c
+        hold = (heard < size) & ~release if self.shift_left else torch.zeros_like(release)
+        todo = torch.where(hold, torch.zeros_like(pending), pending)  # frames to encode now, the newest ones
+        pieces = torch.div(todo + C - 1, C, rounding_mode="floor")
+        per_piece = C // 4
+        outputs: list[Tensor] = []
         banks = [QueueState(state.bank_items[i], state.bank_valid[i], state.bank_stamps[i]) for i in range(self.layers)]
-        states, banks = self.encode_window(frames, valid, center, banks)
-        states = states[:, (take - c) // 4:take // 4]
+        positions = torch.arange(size, device=device).unsqueeze(0)
+        for j in range(int(pieces.max()) if B > 0 else 0):
+            active = j < pieces
+            piece_start = heard - todo + j * C
+            piece_end = torch.minimum(piece_start + C, heard)
+            start, valid_start, valid_end, center_start = self.window_geometry(piece_start, piece_end, heard)
+            frame = start.unsqueeze(1) + positions  # (B, W) frame index of each window position
+            index = (frame - (heard - size - c).unsqueeze(1)).clamp(0, size + c - 1)
+            frames = buffer.gather(1, index.unsqueeze(-1).expand(B, size, buffer.shape[2]))
+            valid = (frame >= valid_start.unsqueeze(1)) & (frame < valid_end.unsqueeze(1)) & active.unsqueeze(1)
+            state_frame = frame[:, ::4]
+            center = (state_frame >= center_start.unsqueeze(1)) & (state_frame < piece_end.unsqueeze(1))
+            x, banks = self.encode_window(frames, valid, center & active.unsqueeze(1), banks)
+            first = torch.div(piece_start - start, 4, rounding_mode="floor")
+            take = first.unsqueeze(1) + torch.arange(per_piece, device=device).unsqueeze(0)
+            keep = (take < torch.div(piece_end - start, 4, rounding_mode="floor").unsqueeze(1)) & active.unsqueeze(1)
+            x = x.gather(1, take.clamp(0, size // 4 - 1).unsqueeze(-1).expand(B, per_piece, x.shape[2]))
+            outputs.append(x * keep.unsqueeze(-1).to(x.dtype))
+        states = torch.cat(outputs, 1) if len(outputs) > 0 else feats.new_zeros(B, 0, self.d_model)
         new_state = AMTSimulSTState(
-            samples[:, samples.shape[1] - state.audio_tail.shape[1]:], buffer[:, c:], state.frames_seen + c,
+            state.audio_tail, buffer[:, c:], heard, torch.where(hold, pending, torch.zeros_like(pending)),
             torch.stack([b.items for b in banks]), torch.stack([b.valid for b in banks]),
             torch.stack([b.stamps for b in banks]), state.states, state.states_seen, state.tokens, state.written,
-            state.committed, state.ended,
-        )
-        return states, new_state
+            state.committed, state.ended)
+        return states, torch.div(todo, 4, rounding_mode="floor"), new_state
 
     # ----------------------------------------------------------------- decoder
     def pool_blocks(self, states: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
@@ -350,7 +415,7 @@ class AMTSimulST(nn.Module):
         return AMTSimulSTState(
             torch.zeros(batch_size, self.frontend.tail, device=device),
             torch.zeros(batch_size, self.left + self.center + self.right, self.num_mels, device=device),
-            zeros,
+            zeros, zeros,
             torch.stack([b.items for b in banks]),
             torch.stack([b.valid for b in banks]),
             torch.stack([b.stamps for b in banks]),
@@ -367,27 +432,31 @@ class AMTSimulST(nn.Module):
     @torch.jit.export
     def start_segment(self, state: AMTSimulSTState, rows: Tensor) -> AMTSimulSTState:
         """A new segment (sentence) in ``rows``: the target restarts; the encoder's frames and memory banks,
-        which carry what earlier segments said, are kept."""
+        which carry what earlier segments said, are kept. Frames that shift left still holds are encoded
+        first (with the window heard so far), as they belong to what came before the segment."""
+        if bool(((state.held > 0) & rows).any()):
+            empty = state.frames.new_zeros(rows.shape[0], 0, self.num_mels)
+            _, _, state = self._encode_frames(empty, state, rows)
         return self._restart(state, rows, False)
 
     def _restart(self, state: AMTSimulSTState, rows: Tensor, encoder: bool) -> AMTSimulSTState:
         fresh = self.initial_state(rows.shape[0])
         out: list[Tensor] = []
-        for i in range(len(state)):
-            if i >= 6 or encoder:
-                batch_dim = 1 if 3 <= i <= 5 else 0  # the bank tensors are (NL, B, ...)
+        for i in range(len(state)):  # fields 0-6 are the encoder's (4-6 the banks, (NL, B, ...)), 7- the decoder's
+            if i >= 7 or encoder:
+                batch_dim = 1 if 4 <= i <= 6 else 0
                 view = [1] * fresh[i].dim()
                 view[batch_dim] = rows.shape[0]
                 out.append(torch.where(rows.view(view), fresh[i], state[i]))
             else:
                 out.append(state[i])
         return AMTSimulSTState(out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7], out[8], out[9],
-                               out[10], out[11])
+                               out[10], out[11], out[12])
 
     @torch.jit.export
     def listen(self, audio: Tensor, state: AMTSimulSTState) -> AMTSimulSTState:
         """Encode a chunk without translating it (context before a segment): only frames and banks change."""
-        _, state = self.encode_chunk(audio, state)
+        _, state = self.encode_chunk(audio, state, None)
         return state
 
     def forward(self, audio: Tensor, state: AMTSimulSTState, end: Optional[Tensor] = None  # noqa: UP045 - TorchScript
@@ -395,15 +464,19 @@ class AMTSimulST(nn.Module):
         """The streaming step (see the class docstring); ``end`` defaults to False for every row."""
         if end is None:
             end = torch.zeros(audio.shape[0], dtype=torch.bool, device=audio.device)
-        new, state = self.encode_chunk(audio, state)
+        encoded = state.frames_seen - state.held
+        new, state = self.encode_chunk(audio, state, end)
         r = self.pre_decision
         B, n = audio.shape[0], new.shape[1]
-        # the segment's states fill the buffer from position 0; past max_states they are dropped
-        position = state.states_seen.unsqueeze(1) + torch.arange(n, device=audio.device).unsqueeze(0)
-        position = torch.where(position < self.max_states, position, self.max_states + torch.arange(n, device=audio.device))
+        count = torch.div(state.frames_seen - state.held - encoded, 4, rounding_mode="floor")  # new states per row
+        # the segment's states fill the buffer from position 0; past max_states (or past a row's count) dropped
+        offset = torch.arange(n, device=audio.device).unsqueeze(0)
+        position = state.states_seen.unsqueeze(1) + offset
+        position = torch.where((position < self.max_states) & (offset < count.unsqueeze(1)), position,
+                               self.max_states + offset)
         states = torch.cat([state.states, new.new_zeros(B, n, self.d_model)], 1)
         states = states.scatter(1, position.unsqueeze(-1).expand(B, n, self.d_model), new)[:, :self.max_states]
-        seen = state.states_seen + n
+        seen = state.states_seen + count
         held = seen.clamp(max=self.max_states)
         state_valid = torch.arange(self.max_states, device=audio.device).unsqueeze(0) < held.unsqueeze(1)
         blocks, block_valid = self.pool_blocks(states, state_valid)
@@ -437,8 +510,8 @@ class AMTSimulST(nn.Module):
         boundary = torch.where(ended, boundary - 1, boundary).clamp_min(0)  # the <eos> itself is not a word
         boundary = torch.maximum(boundary, state.committed)
         new_words = (position >= state.committed.unsqueeze(1)) & (position < boundary.unsqueeze(1))
-        state = AMTSimulSTState(state.audio_tail, state.frames, state.frames_seen, state.bank_items, state.bank_valid,
-                                state.bank_stamps, states, seen, tokens, written, boundary, ended)
+        state = AMTSimulSTState(state.audio_tail, state.frames, state.frames_seen, state.held, state.bank_items,
+                                state.bank_valid, state.bank_stamps, states, seen, tokens, written, boundary, ended)
         return StepOutput(target, new_words, ended), state
 
     @torch.jit.unused
