@@ -18,7 +18,7 @@ from torch import Tensor
 
 from streammem.models.amt_simulst.model import AMTSimulST
 
-__all__ = ["TimedWords", "translate_stream", "split_on_pauses", "translate_talk", "translate_segments"]
+__all__ = ["TimedWords", "SegmentTranslator", "translate_stream", "split_on_pauses", "translate_talk", "translate_segments"]
 
 SAMPLES_PER_MS = 16
 
@@ -45,38 +45,80 @@ def _chunks(audio: Tensor, size: int) -> list[Tensor]:
     return out
 
 
-@torch.no_grad()
+class SegmentTranslator:
+    """One segment (sentence) through the streaming step as its audio arrives, words stamped as emitted.
+
+    The segment starts after the model listened to ``context`` (its talk's audio before it, a whole number of
+    chunks; see :func:`translate_talk`). ``push(samples)`` takes audio of any length and steps the model
+    on every full chunk; ``push(samples, end=True)`` ends the segment (the rest is padded to whole 40 ms
+    states). ``on_words(words, delay_ms)`` is called as words are emitted; ``result()`` gives them all.
+    """
+
+    def __init__(self, model: AMTSimulST, context: Tensor | None = None,
+                 on_words: Callable[[list[str], float], None] | None = None) -> None:
+        self.model = model
+        self.on_words = on_words
+        self.device = next(model.parameters()).device
+        with torch.no_grad():
+            state = model.initial_state(1)
+            if context is not None and context.numel():
+                for chunk in _chunks(context.to(self.device).unsqueeze(0), model.chunk_samples):
+                    state = model.listen(chunk, state)
+            self.state = model.start_segment(state, torch.ones(1, dtype=torch.bool, device=self.device))
+        self.pending = torch.zeros(0)
+        self.heard = 0  # samples of the segment received
+        self.words: list[str] = []
+        self.delays: list[float] = []
+        self.elapsed: list[float] = []
+        self.done = False
+        self.began = time.perf_counter()
+
+    def push(self, samples: Tensor | np.ndarray, end: bool = False) -> None:
+        """Hear ``samples`` (S,) float 16 kHz; step on every full chunk, and on the rest when ``end``."""
+        samples = torch.as_tensor(samples, dtype=torch.float32).flatten()
+        self.heard += samples.numel()  # the segment's length counts audio heard after its translation ended
+        if self.done:
+            return
+        self.pending = torch.cat([self.pending, samples])
+        size = self.model.chunk_samples
+        while self.pending.numel() >= size and not self.done:
+            chunk, self.pending = self.pending[:size], self.pending[size:]
+            self._step(chunk, end and self.pending.numel() == 0, self.heard - self.pending.numel())
+        if end and not self.done:  # the rest, or one silent state when the segment ended on a chunk boundary
+            rest = self.pending if self.pending.numel() else torch.zeros(640)
+            self.pending = torch.zeros(0)
+            self._step(F.pad(rest, (0, (-rest.numel()) % 640)), True, self.heard)
+
+    @torch.no_grad()
+    def _step(self, chunk: Tensor, end: bool, read: int) -> None:
+        out, self.state = self.model(chunk.to(self.device).unsqueeze(0), self.state,
+                                     torch.tensor([end], device=self.device))
+        self.done = end  # the step writes everything at the end; a segment ends once
+        ids = out.tokens[0][out.new[0]].tolist()
+        if ids:
+            delay = read / SAMPLES_PER_MS
+            compute = (time.perf_counter() - self.began) * 1000
+            new_words = "".join(self.model.vocabulary[t] for t in ids).split()
+            self.words += new_words
+            self.delays += [delay] * len(new_words)
+            self.elapsed += [delay + compute] * len(new_words)
+            if self.on_words is not None:
+                self.on_words(new_words, delay)
+        self.done = self.done or bool(out.ended[0])
+
+    def result(self) -> TimedWords:
+        return TimedWords(self.words, self.delays, self.elapsed, self.heard / SAMPLES_PER_MS)
+
+
 def translate_stream(model: AMTSimulST, audio: Tensor, context: Tensor | None = None,
                      on_words: Callable[[list[str], float], None] | None = None) -> TimedWords:
     """Translate one segment ``audio`` (S,) float 16 kHz, after listening to ``context`` (its talk's audio
     before it, a whole number of chunks). ``on_words(words, delay_ms)`` is called as words are emitted."""
-    device = next(model.parameters()).device
-    state = model.initial_state(1)
-    if context is not None and context.numel():
-        for chunk in _chunks(context.to(device).unsqueeze(0), model.chunk_samples):
-            state = model.listen(chunk, state)
-    state = model.start_segment(state, torch.ones(1, dtype=torch.bool, device=device))
-    source_ms = audio.shape[0] / SAMPLES_PER_MS
-    chunks = _chunks(audio.to(device).unsqueeze(0), model.chunk_samples)
-    words, delays, elapsed = [], [], []
-    read, began = 0, time.perf_counter()
-    for i, chunk in enumerate(chunks):
-        read += chunk.shape[1]
-        end = torch.tensor([i == len(chunks) - 1], device=device)
-        out, state = model(chunk, state, end)
-        ids = out.tokens[0][out.new[0]].tolist()
-        if ids:
-            delay = min(read / SAMPLES_PER_MS, source_ms)
-            compute = (time.perf_counter() - began) * 1000
-            new_words = "".join(model.vocabulary[t] for t in ids).split()
-            words += new_words
-            delays += [delay] * len(new_words)
-            elapsed += [delay + compute] * len(new_words)
-            if on_words is not None:
-                on_words(new_words, delay)
-        if bool(out.ended[0]):
-            break
-    return TimedWords(words, delays, elapsed, source_ms)
+    segment = SegmentTranslator(model, context, on_words)
+    size = model.chunk_samples
+    for i in range(0, audio.shape[0], size):
+        segment.push(audio[i:i + size], end=i + size >= audio.shape[0])
+    return segment.result()
 
 
 def split_on_pauses(audio: np.ndarray, min_pause: float = 0.3, floor_db: float = 35.0) -> list[tuple[int, int]]:
