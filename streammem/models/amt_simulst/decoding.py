@@ -8,7 +8,7 @@ read when it was emitted (SimulEval's ``delays``) and that plus the compute time
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,9 +18,11 @@ from torch import Tensor
 
 from streammem.models.amt_simulst.model import AMTSimulST
 
-__all__ = ["TimedWords", "SegmentTranslator", "translate_stream", "split_on_pauses", "translate_talk", "translate_segments"]
+__all__ = ["TimedWords", "SegmentTranslator", "translate_stream", "split_on_pauses", "frame_energies",
+           "segments_from_energies", "translate_talk", "translate_recording", "translate_segments"]
 
 SAMPLES_PER_MS = 16
+HOP = 160  # 10 ms energy frames of the pause detector
 
 
 @dataclass
@@ -121,6 +123,12 @@ def translate_stream(model: AMTSimulST, audio: Tensor, context: Tensor | None = 
     return segment.result()
 
 
+def frame_energies(audio: np.ndarray) -> np.ndarray:
+    """Energy in dB of each whole 10 ms frame of ``audio`` (S,) float 16 kHz."""
+    frames = len(audio) // HOP
+    return 10 * np.log10((audio[: frames * HOP].reshape(frames, HOP) ** 2).mean(1) + 1e-10)
+
+
 def split_on_pauses(audio: np.ndarray, min_pause: float = 0.3, floor_db: float = 35.0) -> list[tuple[int, int]]:
     """Sentence-like segments of a recording, (start, end) samples, split at pauses of ``min_pause`` s.
 
@@ -128,11 +136,15 @@ def split_on_pauses(audio: np.ndarray, min_pause: float = 0.3, floor_db: float =
     recording has no segmentation, so 10 ms frames more than ``floor_db`` below the loudest are silence
     (a plain energy detector: enough for clean recordings such as the bundled demo).
     """
-    hop = 160
-    frames = len(audio) // hop
+    return segments_from_energies(frame_energies(audio), len(audio), min_pause, floor_db)
+
+
+def segments_from_energies(energy: np.ndarray, samples: int, min_pause: float = 0.3, floor_db: float = 35.0
+                           ) -> list[tuple[int, int]]:
+    """:func:`split_on_pauses` from the recording's 10 ms frame energies (dB) and its length in samples."""
+    frames = len(energy)
     if frames == 0:
         return []
-    energy = 10 * np.log10((audio[: frames * hop].reshape(frames, hop) ** 2).mean(1) + 1e-10)
     speech = energy > energy.max() - floor_db
     segments, start, silent = [], None, 0
     for i, is_speech in enumerate(speech):
@@ -141,13 +153,13 @@ def split_on_pauses(audio: np.ndarray, min_pause: float = 0.3, floor_db: float =
             silent = 0
         elif start is not None:
             silent += 1
-            if silent * hop >= min_pause * 16000:
-                segments.append((start * hop, (i - silent + 1) * hop))
+            if silent * HOP >= min_pause * 16000:
+                segments.append((start * HOP, (i - silent + 1) * HOP))
                 start, silent = None, 0
     if start is not None:
-        segments.append((start * hop, (frames - silent) * hop))
+        segments.append((start * HOP, (frames - silent) * HOP))
     pad = 1600  # keep 100 ms around each segment (word onsets and endings are quiet)
-    return [(max(0, a - pad), min(len(audio), b + pad)) for a, b in segments if b - a >= 1600]
+    return [(max(0, a - pad), min(samples, b + pad)) for a, b in segments if b - a >= 1600]
 
 
 def translate_talk(model: AMTSimulST, audio: np.ndarray, context_seconds: float = 2.0,
@@ -156,19 +168,61 @@ def translate_talk(model: AMTSimulST, audio: np.ndarray, context_seconds: float 
     """Translate a recording segment by segment (:func:`split_on_pauses`), each after listening to the talk
     since the previous segment began (at most ``context_seconds``, whole chunks), as in training.
     ``on_words(words, time_s)`` gets the words with their emission time in the recording (s)."""
-    out = []
-    segments = split_on_pauses(audio)
-    signal = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
-    for i, (start, end) in enumerate(segments):
-        previous = segments[i - 1][0] if i > 0 else start
-        keep = min(start - previous, int(context_seconds * 16000)) // model.chunk_samples * model.chunk_samples
-        report = None
-        if on_words is not None:
-            def report(words: list[str], delay_ms: float, start: int = start) -> None:
-                on_words(words, start / 16000 + delay_ms / 1000)
-        timed = translate_stream(model, signal[start:end], signal[start - keep:start], report)
-        out.append(((start, end), timed))
+    return translate_recording(model, lambda: [audio], context_seconds, on_words)
+
+
+def translate_recording(model: AMTSimulST, pieces: Callable[[], Iterable[np.ndarray]], context_seconds: float = 2.0,
+                        on_words: Callable[[list[str], float], None] | None = None
+                        ) -> list[tuple[tuple[int, int], TimedWords]]:
+    """:func:`translate_talk` for a recording of any length, in bounded memory: ``pieces()`` yields its mono
+    16 kHz audio in pieces of any size and is called twice. The first pass keeps only the 10 ms energies
+    (400 bytes per second of audio) to find the segments as :func:`split_on_pauses` finds them; the second
+    translates them, holding only the audio still to be fed and the next segment's context. The result
+    equals translating the whole recording at once."""
+    energies, rest, total = [], np.zeros(0, np.float32), 0
+    for piece in pieces():
+        data = np.concatenate([rest, np.asarray(piece, np.float32).ravel()])
+        total += len(data) - len(rest)
+        whole = len(data) // HOP * HOP
+        energies.append(frame_energies(data[:whole]))
+        rest = data[whole:]
+    segments = segments_from_energies(np.concatenate(energies) if energies else np.zeros(0), total)
+    size = model.chunk_samples
+    keeps = [min(start - (segments[i - 1][0] if i > 0 else start), int(context_seconds * 16000)) // size * size
+             for i, (start, _) in enumerate(segments)]
+    out: list[tuple[tuple[int, int], TimedWords]] = []
+    buffer, offset, fed, i = np.zeros(0, np.float32), 0, 0, 0
+    segment: SegmentTranslator | None = None
+    for piece in pieces():
+        if i >= len(segments):
+            break
+        buffer = np.concatenate([buffer, np.asarray(piece, np.float32).ravel()])
+        heard = offset + len(buffer)
+        while i < len(segments):
+            start, end = segments[i]
+            if segment is None:
+                if heard < start:
+                    break
+                context = torch.from_numpy(buffer[start - keeps[i] - offset:start - offset].copy())
+                segment = SegmentTranslator(model, context, _at(on_words, start))
+                fed = start
+            upto = min(end, heard)
+            segment.push(torch.from_numpy(buffer[fed - offset:upto - offset].copy()), end=upto == end)
+            fed = upto
+            if fed < end:
+                break
+            out.append(((start, end), segment.result()))
+            segment, i = None, i + 1
+        needed = min(fed if segment is not None else heard, segments[i][0] - keeps[i] if i < len(segments) else heard)
+        buffer, offset = buffer[needed - offset:], needed
     return out
+
+
+def _at(on_words: Callable[[list[str], float], None] | None, start: int) -> Callable[[list[str], float], None] | None:
+    """``on_words`` with a segment's delays (ms) turned into times in the recording (s)."""
+    if on_words is None:
+        return None
+    return lambda words, delay_ms: on_words(words, start / 16000 + delay_ms / 1000)
 
 
 def translate_segments(model: AMTSimulST, segments: list, context_seconds: float = 2.0,
