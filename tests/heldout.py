@@ -1,6 +1,7 @@
 """A tiny held-out set per task in its public layout, and the `eval TASK` arguments that read it (shared by the
 sharded-evaluation and resumable-evaluation tests; the shipped weights evaluate them)."""
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ def write_eval_sets(root: Path) -> dict[str, list[str]]:
     """Three streams per task under ``root/<task>``; returns each task's eval arguments."""
     import soundfile as sf
 
+    from streammem.data.synthetic_anomaly import TextureConfig, write_textures
     from streammem.data.synthetic_mot import SyntheticMOTConfig, write_split
     from streammem.data.synthetic_tal import SyntheticTALConfig, generate_synthetic_tal
 
@@ -23,8 +25,31 @@ def write_eval_sets(root: Path) -> dict[str, list[str]]:
         sf.write(folder / f"900-1-{i:04d}.flac", 0.1 * rng.standard_normal(16000).astype(np.float32), 16000)
         lines.append(f"900-1-{i:04d} HELLO WORLD\n")
     (folder / "900-1.trans.txt").write_text("".join(lines))
+    _mustc(root / "simulst")
+    write_textures(root / "anomaly", TextureConfig(size=16, period=4.0, train=2, test_good=3, test_per_defect=1), seed=3)
     return {
         "tal": ["--data", str(root / "tal"), "--subset", "Test"],
         "track": [str(root / "track")],
         "asr": ["--data", str(root / "asr"), "--long-split", ""],
+        "simulst": ["--data", str(root / "simulst")],
+        "anomaly": ["--data", str(root / "anomaly" / "texture"), "--batch-size", "2"],
     }
+
+
+def _mustc(root: Path) -> None:
+    """A MuST-C en-de tst-COMMON split of three talks (copies of the bundled talk), two segments each."""
+    from streammem.tasks.simulst import SAMPLE_AUDIO
+
+    split = root / "en-de" / "data" / "tst-COMMON"
+    (split / "wav").mkdir(parents=True)
+    (split / "txt").mkdir()
+    yaml, en, de = [], [], []
+    english = SAMPLE_AUDIO.with_suffix(".en").read_text().splitlines()[:2]
+    german = SAMPLE_AUDIO.with_suffix(".de").read_text().splitlines()[:2]
+    for talk in ("ted_1", "ted_2", "ted_3"):
+        shutil.copy(SAMPLE_AUDIO, split / "wav" / f"{talk}.wav")
+        yaml += [f"- {{duration: 1.9, offset: 0.0, wav: {talk}.wav}}", f"- {{duration: 1.9, offset: 2.6, wav: {talk}.wav}}"]
+        en += english
+        de += german
+    for name, lines in (("tst-COMMON.yaml", yaml), ("tst-COMMON.en", en), ("tst-COMMON.de", de)):
+        (split / "txt" / name).write_text("\n".join(lines) + "\n")

@@ -23,8 +23,15 @@ def _run(cmd, env):
     return done
 
 
+def _timing_free(metrics):
+    """simulst's computation-aware latencies (``*_CA``) are wall-clock times: they differ between any two runs."""
+    if "results" not in metrics:
+        return metrics
+    return metrics | {"results": [{k: v for k, v in row.items() if not k.endswith("_CA")} for row in metrics["results"]]}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("task", ["tal", "track", "asr"])
+@pytest.mark.parametrize("task", ["tal", "track", "asr", "simulst", "anomaly"])
 def test_two_gloo_processes_give_the_one_process_metrics(task, tmp_path):
     args = write_eval_sets(tmp_path)[task]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -35,4 +42,5 @@ def test_two_gloo_processes_give_the_one_process_metrics(task, tmp_path):
     assert done.stdout.count("wrote: ") == 1  # rank 0 alone reports (and writes)
     a = json.loads((one / "metrics.json").read_text())
     b = json.loads((two / "metrics.json").read_text())
-    assert a == b
+    assert _timing_free(a) == _timing_free(b)
+    assert sorted(p.name for p in (one / "streams").iterdir()) == sorted(p.name for p in (two / "streams").iterdir())

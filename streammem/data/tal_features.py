@@ -50,6 +50,7 @@ class TALVideo:
     duration: float
     segments: list[tuple[int, float, float]]
     files: tuple[Path, ...] = ()  # the feature file(s) read (LSTR/TeSTra: RGB and flow, concatenated)
+    stream_dims: tuple[int, ...] = ()  # the width of each file's part of ``features`` (RGB, flow)
 
 
 @dataclass
@@ -177,7 +178,7 @@ def load_tal_split(
             rate = feature_rate or 4.0
         expected = None if info.duration is None or rate is None else info.duration * rate
         try:
-            feats = _load_features(layout.files(name), expected, tolerance)
+            feats, widths = _load_features(layout.files(name), expected, tolerance)
             if rate is None:
                 rate = len(feats) / info.duration
         except InputError as err:
@@ -206,23 +207,26 @@ def load_tal_split(
                 continue
             segments.append((index[a["label"]], a["start"], min(a["end"], duration)))
         out.append(TALVideo(name, feats, rate, duration, sorted(segments, key=lambda s: (s[1], s[2])),
-                            tuple(layout.files(name))))
+                            tuple(layout.files(name)), widths))
     if not out:
         raise InputError(annotation_path, f"no usable videos in subset {subset!r}")
     return TALSplit(out, classes, skipped)
 
 
-def _load_features(paths: list[Path], expected_length: float | None, tolerance: float) -> np.ndarray:
-    """One video's features: one file, or several (RGB + flow) concatenated along the features. Their lengths
-    may differ by up to ``tolerance`` (extractors round differently): the longer ones are cut to the shortest."""
+def _load_features(paths: list[Path], expected_length: float | None, tolerance: float
+                   ) -> tuple[np.ndarray, tuple[int, ...]]:
+    """One video's features and each file's width: one file, or several (RGB + flow) concatenated along the
+    features. Their lengths may differ by up to ``tolerance`` (extractors round differently): the longer ones
+    are cut to the shortest."""
     parts = [load_feature_file(p, expected_length, tolerance) for p in paths]
+    widths = tuple(p.shape[1] for p in parts)
     if len(parts) == 1:
-        return parts[0]
+        return parts[0], widths
     lengths = [len(p) for p in parts]
     if max(lengths) - min(lengths) > tolerance:
         raise InputError(paths[lengths.index(max(lengths))], f"{max(lengths)} features, but "
                          f"{paths[lengths.index(min(lengths))]} has {min(lengths)} (tolerance {tolerance:g})")
-    return np.concatenate([p[: min(lengths)] for p in parts], axis=1)
+    return np.concatenate([p[: min(lengths)] for p in parts], axis=1), widths
 
 
 def load_muses(

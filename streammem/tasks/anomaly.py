@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from streammem.errors import InputError, StreamMemError, atomic_output
+from streammem.evaluation.resume import add_resume_argument
 from streammem.tasks import training_command
 from streammem.tasks.common import (
     add_common_arguments,
@@ -150,6 +151,7 @@ def train(args: argparse.Namespace) -> int:
 def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     _add_data_arguments(p)
     p.add_argument("--batch-size", type=positive_int, default=64)
+    add_resume_argument(p)
     add_common_arguments(p, "eval", threads=2, weights_help="weights (default: shipped memmc_mae_tiny)",
                          out_help="output folder for metrics.json and scores.csv (default "
                          "runs/anomaly/eval/<data>/), or the metrics file itself (.json)")
@@ -159,20 +161,46 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     """Image AUROC / AUPRC / F1-max on the test split, pixel AUROC and AUPRO when it has masks."""
     import numpy as np
 
+    from streammem import distributed
     from streammem.data.anomaly_images import load_image, load_mask
     from streammem.evaluation.functional.anomaly import anomaly_metrics
+    from streammem.evaluation.resume import StreamResults, fingerprint
     from streammem.models.memmc_mae.scoring import load_batch, score_images
 
     run = start(args, task="anomaly", verb="eval", stem=args.data.resolve().name, inputs=[args.data])
-    split = read_split(args.data, args.layout)
+    if run.is_main:
+        split = read_split(args.data, args.layout)  # rank 0 writes the default synthetic set if missing
+    distributed.barrier()
+    if not run.is_main:
+        split = read_split(args.data, args.layout)
     model, meta = load_model(args.weights)
     model.to(run.device)
     cfg = model.config
-    scores, maps = score_images(model, load_batch(split.test, cfg.in_chans, cfg.image_size), args.batch_size,
-                                run.device)
+    weights = resolve_weights(args.weights, "memmc_mae")
+    with_maps = split.has_masks and all(item.mask is not None for item in split.test if item.label)
+    # the streams are batches of test images (the same batches on any number of ranks), sharded under torchrun;
+    # each finished batch is stored under <out>/streams/ and reused by a rerun (--resume)
+    batches = [(f"batch{lo // args.batch_size:06d}", split.test[lo: lo + args.batch_size])
+               for lo in range(0, len(split.test), args.batch_size)]
+    cache = StreamResults.open(run, fingerprint(weights, data=str(args.data.resolve()), layout=args.layout,
+                                                batch_size=args.batch_size, maps=with_maps), args.resume)
+
+    def score_batch(batch):
+        score, amap = score_images(model, load_batch(batch[1], cfg.in_chans, cfg.image_size), args.batch_size,
+                                   run.device)
+        return {"scores": score, "maps": amap if with_maps else None}
+
+    done = distributed.gather(cache.map(distributed.shard(batches), key=lambda b: b[0], compute=score_batch))
+    resumed = cache.summary(len(batches), "batches of images")
+    if not run.is_main:
+        return run.finish()
+    if resumed:
+        print(resumed)
+    scores = np.concatenate([np.asarray(b["scores"], np.float32) for b in done])
+    maps = np.concatenate([np.asarray(b["maps"], np.float32) for b in done]) if with_maps else None
     labels = np.array([item.label for item in split.test])
     masks = None
-    if split.has_masks and all(item.mask is not None for item in split.test if item.label):
+    if with_maps:
         import cv2
 
         masks = []
@@ -183,7 +211,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     metrics: dict[str, Any] = anomaly_metrics(labels, scores, masks, list(maps) if masks is not None else None)
     print(" ".join(f"{k}={v:.2f}" for k, v in metrics.items()))
     metrics.update({"images": len(split.test), "anomalous": int(labels.sum()), "data": str(args.data),
-                    "weights": str(resolve_weights(args.weights, "memmc_mae")), "model": meta["config"]["memory"]})
+                    "weights": str(weights), "model": meta["config"]["memory"]})
     _write_scores(run.path("scores.csv"), args.data, [i.path for i in split.test], scores)
     run.record(run.path("scores.csv"))
     run.write_main_json("metrics.json", metrics)

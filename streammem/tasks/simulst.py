@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from streammem.evaluation.resume import add_resume_argument
 from streammem.tasks import training_command
 from streammem.tasks.common import (
     add_common_arguments,
@@ -146,40 +147,76 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=positive_int, default=None, help="only the first N segments")
     parser.add_argument("--context-seconds", type=positive_float, default=2.0,
                         help="talk audio heard before each segment (the model's training context)")
+    add_resume_argument(parser)
     add_common_arguments(parser, "eval", threads=1, out_help="output folder for metrics.json and one SimulEval "
                          "instances log per setting (default runs/simulst/eval/<corpus>_<split>/), or the JSON file")
 
 
+def _talk_runs(segments: list) -> list[tuple[str, list[int]]]:
+    """Runs of consecutive segments of one talk ``(key, indices)``: the streams of an evaluation. A segment hears
+    its talk's audio since the previous segment began, so a run is translated whole, on one rank."""
+    runs: list[tuple[str, list[int]]] = []
+    for i, seg in enumerate(segments):
+        if runs and segments[runs[-1][1][-1]].talk == seg.talk:
+            runs[-1][1].append(i)
+        else:
+            runs.append((seg.talk, [i]))
+    return [(f"{talk}_{idx[0]}-{idx[-1]}", idx) for talk, idx in runs]
+
+
 def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     """BLEU, AL, LAAL, DAL, AP and their computation-aware variants per (k, Shiftable Context) setting, and the
-    pronoun accuracy on the synthetic corpus's pronoun segments."""
+    pronoun accuracy on the synthetic corpus's pronoun segments. Under torchrun whole talks are sharded across
+    ranks; each finished talk is stored under <out>/streams/ and reused by a rerun (``--resume``)."""
+    import dataclasses
     import json
 
+    from streammem import distributed
     from streammem.data.mustc import read_split
     from streammem.data.synthetic_simulst import pronoun_accuracy
-    from streammem.evaluation.functional.simulst import simulst_scores
+    from streammem.evaluation.functional.simulst import SimulInstance, simulst_scores
+    from streammem.evaluation.resume import StreamResults, fingerprint
     from streammem.models.amt_simulst.decoding import translate_segments
     from streammem.progress import progress
 
     job = start(args, task="simulst", verb="eval", stem=f"{args.data.resolve().name}_{args.split}", inputs=[args.data])
-    if args.data == DEFAULT_DATA and not (args.data / "en-de").is_dir():
+    if args.data == DEFAULT_DATA and not (args.data / "en-de").is_dir() and job.is_main:
         from streammem.data.synthetic_simulst import write_corpus
 
         print(f"{args.data} not found: writing the synthetic corpus there (seed 0)")
         write_corpus(args.data)
+    distributed.barrier()  # under torchrun the other ranks wait for the corpus
     segments = read_split(args.data, args.split)[: args.limit]
     model = _load_model(args.weights).to(job.device)
+    weights = resolve_weights(args.weights, MODEL)
+    runs = _talk_runs(segments)
+    mine = distributed.shard(runs)  # under torchrun: whole talks per rank, gathered in order
     results = []
+    resumed = []
     for shift in {"on": (True,), "off": (False,), "both": (True, False)}[args.shift]:
         for k in args.k or [model.wait_k]:
             _set_policy(model, k, not shift)
-            instances = translate_segments(model, segments, args.context_seconds, lambda items, k=k, s=shift: progress(
-                items, total=len(items), desc=f"eval simulst k={k} shift={'on' if s else 'off'}", unit="seg"))
+            cache = StreamResults.open(job, fingerprint(weights, data=str(args.data.resolve()), split=args.split,
+                                                        wait_k=k, shift=shift, context=args.context_seconds),
+                                       args.resume)
+
+            def translate(run, k=k):
+                instances = translate_segments(model, [segments[i] for i in run[1]], args.context_seconds)
+                return [dataclasses.asdict(ins) for ins in instances]
+
+            bar = lambda todo, n, k=k, s=shift: progress(  # noqa: E731
+                todo, total=n, desc=f"eval simulst k={k} shift={'on' if s else 'off'}", unit="talk")
+            per_talk = cache.map(mine, key=lambda run, k=k, s=shift: f"k{k}_{'sc' if s else 'nosc'}_{run[0]}",
+                                 compute=translate, progress=bar)
+            instances = [SimulInstance(**ins) for talk in distributed.gather(per_talk) for ins in talk]
+            resumed.append(cache.summary(len(runs), f"talks (k={k}, shift {'on' if shift else 'off'})"))
             scores = simulst_scores(instances)
             scores["pronoun_accuracy"], scores["pronoun_segments"] = pronoun_accuracy(
                 [s.source for s in segments], [s.target for s in segments], [i.prediction for i in instances])
             row = {"wait_k": k, "shiftable_context": shift, **scores}
             results.append(row)
+            if not job.is_main:
+                continue
             print(f"k={k} shift={'on ' if shift else 'off'} BLEU {scores['BLEU']:6.2f}  AL {scores['AL']:7.1f} ms  "
                   f"LAAL {scores['LAAL']:7.1f}  AL_CA {scores.get('AL_CA', float('nan')):7.1f}  "
                   f"pronouns {scores['pronoun_accuracy']:5.1f} %", flush=True)
@@ -188,8 +225,12 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
                                                "elapsed": ins.elapsed, "source_length": ins.source_length,
                                                "reference": ins.reference}) + "\n" for i, ins in enumerate(instances)))
             job.record(log)
+    if not job.is_main:
+        return job.finish()
+    for line in filter(None, resumed):
+        print(line)
     job.write_main_json("metrics.json",
-                   {"weights": str(resolve_weights(args.weights, MODEL)), "split": args.split,
+                   {"weights": str(weights), "split": args.split,
                     "latency": "SimulEval 1.1 (|Y| = reference words), ms of source audio", "results": results})
     return job.finish()
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from streammem.errors import InputError, StreamMemError
+from streammem.evaluation.resume import add_resume_argument
 from streammem.tasks import training_command
 from streammem.tasks.common import (
     add_common_arguments,
@@ -268,8 +269,11 @@ def _encoder_ms(encoder, frame, repeats: int = 50) -> float:
 
 
 def _feature_dims(dims, videos) -> list[int]:
-    """Per-stream input dims: the config's split (e.g. RGB + flow halves) scaled to the data's width."""
+    """Per-stream input dims: the data's own split when its streams come from separate files (LSTR/TeSTra
+    RGB 2048 + flow 1024), else the config's split (e.g. RGB + flow halves) scaled to the data's width."""
     width = videos[0].features.shape[1]
+    if len(videos[0].stream_dims) > 1:
+        return list(videos[0].stream_dims)
     if sum(dims) == width:
         return list(dims)
     if width % len(dims) == 0:
@@ -291,6 +295,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--feature-rate", type=positive_float, default=None, help="features per second (default: JSON "
                    "meta or 4)")
     p.add_argument("--skip-bad", action="store_true", help="skip (and count) bad videos/segments instead of failing")
+    add_resume_argument(p)
     add_common_arguments(p, "eval", threads=1, weights_help="weights (default: shipped matr_tiny)",
                          out_help="output folder for metrics.json and predictions.json (ActivityNet results; "
                          "default runs/tal/eval/<dataset>/), or the metrics file itself (.json)")
@@ -302,6 +307,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     from streammem.data.tal_features import load_tal_split
     from streammem.data.thumos import write_activitynet_results
     from streammem.evaluation.functional.localization import localization_map
+    from streammem.evaluation.resume import StreamResults, fingerprint
     from streammem.models.matr.training import class_agnostic, long_short_breakdown, predict
     from streammem.progress import progress
 
@@ -315,12 +321,17 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     width = sum(model.feature_dims)
     for video in split.videos:
         if video.features.shape[1] != width:
-            folder = data if data.is_dir() else data.parent
-            raise InputError(folder / "features" / f"{video.name}.npy", f"{video.features.shape[1]}-d features, the "
+            source = " + ".join(str(f) for f in video.files) or video.name
+            raise InputError(source, f"{video.features.shape[1]}-d features, the "
                              f"MATR weights take {width}-d (train on these features, or extract matching ones)")
+    # one JSON per finished video under <out>/streams/, reused by a rerun with the same weights and options
+    cache = StreamResults.open(run, fingerprint(weights, data=str(data.resolve()), feature_rate=args.feature_rate,
+                                                skip_bad=args.skip_bad), args.resume)
     mine = distributed.shard(split.videos)  # under torchrun: whole videos per rank, gathered in order
-    per_video = [predict(model, v, classes) for v in progress(mine, total=len(mine), desc="eval tal", unit="video")]
+    per_video = cache.map(mine, key=lambda v: v.name, compute=lambda v: predict(model, v, classes),
+                          progress=lambda todo, n: progress(todo, total=n, desc="eval tal", unit="video"))
     preds = [p for video in distributed.gather(per_video) for p in video]
+    resumed = cache.summary(len(split.videos), "videos")
     metrics: dict[str, Any] = localization_map(split.ground_truth(), preds)
     segment_s = model.segment_len / split.videos[0].feature_rate
     metrics.update(long_short_breakdown(split, preds, segment_s))
@@ -329,6 +340,8 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
                     "predictions": len(preds), "skipped": split.skipped, "weights": str(weights)})
     if not run.is_main:
         return run.finish()
+    if resumed:
+        print(resumed)
     print(" ".join(f"{k}={metrics.get(k, float('nan')):.2f}"
                    for k in ("mAP@0.3", "mAP@0.5", "mAP@0.7", "mAP_avg", "latency_s")))
     write_activitynet_results(run.record(run.path("predictions.json")), preds)

@@ -21,6 +21,7 @@ from streammem.tasks.common import (
     config_errors,
     finish_export,
     int_at_least,
+    non_negative_int,
     positive_float,
     positive_int,
     resolve_weights,
@@ -251,6 +252,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-memory", action="store_true",
                         help="ablation: no long-term memory and no memory-attention in the query updater")
     parser.add_argument("--checkpoint-every", type=positive_float, default=120.0, help="seconds between checkpoints")
+    parser.add_argument("--workers", type=non_negative_int, default=0, help="DataLoader worker processes decoding "
+                        "clips ahead of the training step (default 0: decoded in the training process); frames are "
+                        "always decoded on demand, never held in memory")
     parser.add_argument("--backbone-weights", type=Path, default=None,
                         help="initialise a ResNet backbone (--set backbone=resnet18|resnet50) from a torchvision "
                         "state dict you have (e.g. resnet50-*.pth), read with torch.load(weights_only=True)")
@@ -307,7 +311,8 @@ def train(args: argparse.Namespace) -> int:
           f"config {args.config}{' (no memory)' if args.no_memory else ''} -> {out}", flush=True)
     started = time.time()
     running = train_loop(model, seqs, args.iterations, args.batch_size, args.seed,
-                         on_checkpoint=lambda it: save(it), checkpoint_every_s=args.checkpoint_every)
+                         on_checkpoint=lambda it: save(it), checkpoint_every_s=args.checkpoint_every,
+                         workers=args.workers)
     save(args.iterations, {"train_loss": running.get("loss"), "train_minutes": (time.time() - started) / 60})
     print(f"trained in {(time.time() - started) / 60:.1f} min")
     run.record(out)

@@ -44,6 +44,7 @@ def test_lstr_features_concatenate_rgb_then_flow_and_targets_give_the_segments(t
     flow = np.load(root / "flow_kinetics_bninception" / "video_test_0000004.npy")
     np.testing.assert_array_equal(video.features, np.concatenate([rgb, flow], axis=1))
     assert video.name == "video_test_0000004" and video.feature_rate == 4.0 and video.duration == 10.0
+    assert video.stream_dims == (2048, 1024)
     assert split.classes == THUMOS14_CLASSES
     # Diving (column 8) frames 8-20 -> 2 s to 5 s; BasketballDunk (column 2... here 3 = Billiards) 36-39; the
     # Ambiguous run (column 21) is dropped and counted
@@ -87,14 +88,14 @@ def synthetic(tmp_path_factory):
     return root
 
 
-def _as_lstr(ours, root):
-    """The same features split into rgb_*/ (first 16) and flow_*/ (last 16), the JSON beside them."""
+def _as_lstr(ours, root, rgb=16):
+    """The same features split into rgb_*/ (the first ``rgb``) and flow_*/ (the rest), the JSON beside them."""
     for sub in ("rgb_kinetics_resnet50", "flow_kinetics_bninception"):
         (root / sub).mkdir(parents=True)
     for path in (ours / "features").glob("*.npy"):
         features = np.load(path)
-        np.save(root / "rgb_kinetics_resnet50" / path.name, features[:, :16])
-        np.save(root / "flow_kinetics_bninception" / path.name, features[:, 16:])
+        np.save(root / "rgb_kinetics_resnet50" / path.name, features[:, :rgb])
+        np.save(root / "flow_kinetics_bninception" / path.name, features[:, rgb:])
     shutil.copy(ours / "annotations" / "thumos14.json", root / "thumos14.json")
     return root
 
@@ -118,9 +119,10 @@ def test_eval_tal_on_an_official_layout_gives_the_metrics_of_the_same_features(s
     assert results[0] == results[1] and results[0]["mAP_avg"] > 0
 
 
-def test_train_tal_reads_the_lstr_layout(synthetic, tmp_path):
-    root = _as_lstr(synthetic, tmp_path / "lstr")
+def test_train_tal_reads_the_lstr_layout_with_one_projection_per_file(synthetic, tmp_path):
+    root = _as_lstr(synthetic, tmp_path / "lstr", rgb=20)  # RGB and flow of different widths, as LSTR's 2048 + 1024
     out = tmp_path / "w.safetensors"
     assert main(["train", "tal", "--data", str(root), "--iterations", "1", "--eval-every", "1", "--batch-size", "2",
                  "--threads", "1", "--out", str(out)]) == 0
-    assert json.loads(out.with_suffix(".json").read_text())["metrics"]["classes"][:2] == ["Pitch", "Dive"]
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["metrics"]["classes"][:2] == ["Pitch", "Dive"] and meta["config"]["feature_dims"] == [20, 12]
