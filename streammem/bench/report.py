@@ -37,7 +37,7 @@ python tools/bench_report.py docs/benchmarks.json --out docs/benchmarks.md
    depth and input; where our side is the whole pipeline, the row says so (scope "whole step").
 4. **The machine's limit**: FLOPs per step counted by `torch.utils.flop_counter` (matmuls, convolutions
    and attention; element-wise work, softmax, gathers and `grid_sample` count zero), divided by the step's
-   time and by the dense fp32 matmul rate measured in the same run. Below 30 %, the profiler's top
+   time and by the dense fp32 matmul peak measured in the same run. Below 30 %, the profiler's top
    operators show where the time goes.
 
 Latencies are medians (p50) unless marked; "ratio" columns are ours / theirs unless stated.
@@ -211,8 +211,13 @@ def _machine(result: dict[str, Any], source: str | None) -> list[str]:
     load = (m.get("load_average_at_start") or [0.0])[0]
     lines = [f"Measured on {m['date']}: {m['cpu']}, {m['cpu_cores']} cores, {m['threads']} torch thread(s), "
              f"torch {m['torch']}, Python {m['python']}, batch 1; dense fp32 matmul "
-             f"{result['matmul']['flops_per_second'] / 1e9:.1f} GFLOP/s on these threads"
+             f"{result['matmul']['flops_per_second'] / 1e9:.1f} GFLOP/s on these threads (the fastest of "
+             f"{result['matmul'].get('repeats', 1)} products of {result['matmul']['size']}² matrices)"
              + (f"; from `{source}`" if source else "") + "."]
+    if m.get("omp_wait_policy"):
+        lines.append(f"OpenMP threads waited with OMP_WAIT_POLICY={m['omp_wait_policy']} (`streammem bench` sets "
+                     "PASSIVE unless the variable is set: threads that spin while other jobs hold the cores make a "
+                     "2-thread step many times slower).")
     if load > 0.5:
         lines.append(f"Other jobs shared the CPU during this run (load average {load:.1f} at its start on "
                      f"{m['cpu_cores']} cores): absolute times carry that load, ratios compare numbers from the "

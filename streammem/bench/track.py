@@ -3,6 +3,7 @@ reference ``grid_sample`` formulation of multi-scale deformable attention (Defor
 
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any
 
@@ -62,7 +63,9 @@ def paper() -> Workload:
 
 @functools.lru_cache(maxsize=4)
 def _tokens_and_shapes(model) -> tuple[int, list[tuple[int, int]]]:
-    memory, shapes = model.encode(_frames(tuple(model.cfg.image_size))[:1])
+    """Encoder tokens per frame and the level shapes, from a copy on the meta device (shapes, no arithmetic)."""
+    meta = copy.deepcopy(model).to("meta")
+    memory, shapes = meta.encode(_frames(tuple(model.cfg.image_size))[:1].to("meta"))
     return int(memory.shape[1]), shapes
 
 
