@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from streammem.errors import InputError, StreamMemError, atomic_output
-from streammem.evaluation.resume import add_resume_argument
 from streammem.tasks import training_command
 from streammem.tasks.common import (
     add_common_arguments,
@@ -151,7 +150,6 @@ def train(args: argparse.Namespace) -> int:
 def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     _add_data_arguments(p)
     p.add_argument("--batch-size", type=positive_int, default=64)
-    add_resume_argument(p)
     add_common_arguments(p, "eval", threads=2, weights_help="weights (default: shipped memmc_mae_tiny)",
                          out_help="output folder for metrics.json and scores.csv (default "
                          "runs/anomaly/eval/<data>/), or the metrics file itself (.json)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from streammem.evaluation.resume import StreamResults, add_resume_argument, fingerprint
+from streammem.evaluation.resume import StreamResults, fingerprint
 from streammem.tasks import training_command
 from streammem.tasks.common import (
     add_common_arguments,
@@ -293,7 +293,6 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         help="full mode only: CTC greedy, or joint CTC/attention (beam + attention scoring)")
     parser.add_argument("--beam", type=positive_int, default=10)
     parser.add_argument("--limit", type=positive_int, default=None, help="score only the first N short utterances")
-    add_resume_argument(parser)
     add_common_arguments(parser, "eval", out_help="output folder for metrics.json (WER, CER, per bucket, hypotheses; "
                          "default runs/asr/eval/<corpus>_<split>/), or the JSON file itself")
     _add_int8_argument(parser)

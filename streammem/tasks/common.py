@@ -6,7 +6,8 @@ supports it defines ``add_<verb>_arguments(parser)`` (which starts with :func:`a
 
 - **options with one meaning everywhere**: ``--weights`` (model weights; default the shipped ones), ``--out``
   (output folder, or the main output file), ``--device`` (``auto|cpu|cuda|cuda:N|mps``), ``--threads``;
-  ``train`` adds ``--config NAME|FILE.py|FILE.yaml``, ``--set KEY=VALUE`` and ``--seed``;
+  ``train`` adds ``--config NAME|FILE.py|FILE.yaml``, ``--set KEY=VALUE`` and ``--seed``; ``eval`` adds
+  ``--resume``/``--no-resume`` (reuse the per-stream results of an earlier run, :mod:`streammem.evaluation.resume`);
 - **devices and threads** (:func:`resolve_device`), set up once by :func:`start`; a task module whose code
   paths run on fewer devices says so with ``DEVICES = ("cpu",)`` and ``--device`` refuses the others;
 - **weights resolution** (:func:`resolve_weights`): the shipped file for a model and config, or the user's;
@@ -45,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from streammem.errors import InputError, StreamMemError, atomic_output
+from streammem.evaluation.resume import add_resume_argument
 
 __all__ = [
     "ALL_DEVICES",
@@ -77,7 +79,7 @@ RUNS_DIR = Path("runs")
 COMMON_OPTIONS: dict[str, tuple[str, ...]] = {
     "demo": ("--weights", "--out", "--device", "--threads"),
     "run": ("--weights", "--out", "--device", "--threads"),
-    "eval": ("--weights", "--out", "--device", "--threads"),
+    "eval": ("--weights", "--out", "--device", "--threads", "--resume"),
     "export": ("--weights", "--out", "--device", "--threads"),
     "bench": ("--out", "--device", "--threads"),
     "train": ("--out", "--device", "--threads", "--config", "--set", "--seed"),
@@ -133,6 +135,8 @@ def add_common_arguments(
     if "--threads" in names:
         parser.add_argument("--threads", type=positive_int, default=threads, help=f"CPU threads for torch (default "
                             f"{threads})")
+    if "--resume" in names:
+        add_resume_argument(parser)
     if verb == "train":
         configs = tuple(configs)
         parser.add_argument("--config", default=configs[0], help=f"model config: a name ({', '.join(configs)}) or a "

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from streammem.evaluation.resume import add_resume_argument
 from streammem.tasks import training_command
 from streammem.tasks.common import (
     add_common_arguments,
@@ -147,7 +146,6 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=positive_int, default=None, help="only the first N segments")
     parser.add_argument("--context-seconds", type=positive_float, default=2.0,
                         help="talk audio heard before each segment (the model's training context)")
-    add_resume_argument(parser)
     add_common_arguments(parser, "eval", threads=1, out_help="output folder for metrics.json and one SimulEval "
                          "instances log per setting (default runs/simulst/eval/<corpus>_<split>/), or the JSON file")
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from streammem.errors import InputError, StreamMemError
-from streammem.evaluation.resume import add_resume_argument
 from streammem.tasks import training_command
 from streammem.tasks.common import (
     add_common_arguments,
@@ -295,7 +294,6 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--feature-rate", type=positive_float, default=None, help="features per second (default: JSON "
                    "meta or 4)")
     p.add_argument("--skip-bad", action="store_true", help="skip (and count) bad videos/segments instead of failing")
-    add_resume_argument(p)
     add_common_arguments(p, "eval", threads=1, weights_help="weights (default: shipped matr_tiny)",
                          out_help="output folder for metrics.json and predictions.json (ActivityNet results; "
                          "default runs/tal/eval/<dataset>/), or the metrics file itself (.json)")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from streammem.errors import InputError, StreamMemError
-from streammem.evaluation.resume import StreamResults, add_resume_argument, fingerprint
+from streammem.evaluation.resume import StreamResults, fingerprint
 from streammem.tasks import training_command
 from streammem.tasks.common import (
     add_common_arguments,
@@ -194,7 +194,6 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="val", help="split folder under the root (default val)")
     parser.add_argument("--tracker", choices=("memotr", "bytetrack"), default="memotr",
                         help="memotr: track queries; bytetrack: Kalman + Hungarian on the same detections")
-    add_resume_argument(parser)
     add_common_arguments(parser, "eval", out_help="output folder for metrics.json and tracks/<seq>.txt "
                          "(default runs/track/eval/<dataset>_<split>/), or the metrics file itself (.json)")
 
