@@ -16,6 +16,7 @@ file is a wrong file), an empty English or target line. Talks at another sample 
 from __future__ import annotations
 
 import functools
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +108,7 @@ def read_split(root: str | os.PathLike, split: str, lang: str = "de") -> list[Mu
             offset, duration = float(entry["offset"]), float(entry["duration"])
         except (TypeError, ValueError):
             raise InputError(yaml_path, "offset and duration must be numbers (seconds)", line=line) from None
-        if offset < 0 or duration <= 0:
+        if not (offset >= 0 and duration > 0 and math.isfinite(offset + duration)):  # NaN fails every comparison
             raise InputError(yaml_path, f"offset {offset} / duration {duration} out of range", line=line)
         wav = split_dir / "wav" / str(entry["wav"])
         if wav.name not in lengths:

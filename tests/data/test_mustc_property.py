@@ -58,3 +58,41 @@ def test_random_yaml_bytes_are_read_or_refused_cleanly(data):
 @given(st.integers(min_value=0, max_value=len(YAML)))
 def test_truncated_yaml_is_read_or_refused_cleanly(cut):
     _read(YAML[:cut])
+
+
+@FAST
+@given(st.sampled_from(["en", "de"]), st.data())
+def test_truncated_or_mutated_text_files_are_read_or_refused_cleanly(which, data):
+    raw = EN if which == "en" else DE
+    cut = data.draw(st.integers(0, len(raw)))
+    position = data.draw(st.integers(0, len(raw) - 1))
+    mutated = raw[:position] + bytes([data.draw(st.integers(0, 255))]) + raw[position + 1:]
+    for variant in (raw[:cut], mutated):
+        _read(YAML, **{which: variant})
+
+
+_yaml_pieces = st.sampled_from(["- ", "{", "}", "[", "]", ":", ",", " ", "\n", "duration", "offset", "wav", "ted_1.wav",
+                                "ted_2.wav", "1.5", "-3", "1e9", "nan", ".inf", "null", "'", '"', "#", "&a", "*a", "!!str",
+                                "\t", "\r\n", "é"])
+
+
+@FAST
+@given(st.lists(_yaml_pieces, max_size=40).map("".join))
+def test_yaml_like_text_is_read_or_refused_cleanly(text):
+    kind, found = _read(text.encode())
+    if kind == "ok":  # whatever was accepted is usable: a segment inside its 5 s talk
+        assert all(0 <= offset and 0 < duration and offset + duration <= 5.0 for _, offset, duration, _, _ in found)
+
+
+_values = st.sampled_from(["nan", ".nan", ".inf", "-.inf", "-1", "0", "0.0", "1e9", "2.5", "1", "abc", "", "~", "[1]",
+                           "{a: 1}", "true", "0x10", "1_0", "2.5e-1"])
+
+
+@FAST
+@given(st.lists(st.tuples(_values, _values, st.sampled_from(["ted_1.wav", "ted_2.wav", "", "~", "../ted_1.wav", "1"])),
+                min_size=2, max_size=2))
+def test_odd_offsets_durations_and_wav_names_are_read_only_when_valid(entries):
+    yaml = "".join(f"- {{duration: {d}, offset: {o}, wav: {w}}}\n" for d, o, w in entries).encode()
+    kind, found = _read(yaml)
+    if kind == "ok":
+        assert all(0 <= offset and 0 < duration and offset + duration <= 5.0 for _, offset, duration, _, _ in found)
