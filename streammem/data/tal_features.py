@@ -37,7 +37,8 @@ from streammem.data.tal_layouts import (
 from streammem.data.thumos import TemporalAnnotations, read_thumos_json, read_thumos_txt
 from streammem.errors import InputError
 
-__all__ = ["TALVideo", "TALSplit", "load_feature_file", "load_tal_split", "load_muses", "find_annotations"]
+__all__ = ["TALVideo", "TALSplit", "load_feature_file", "load_tal_split", "read_features", "load_muses",
+           "find_annotations"]
 
 
 @dataclass
@@ -123,6 +124,7 @@ def load_tal_split(
     tolerance: float = 4.0,
     skip_bad: bool = False,
     videos: list[str] | None = None,
+    keep_features: bool = True,
 ) -> TALSplit:
     """Load one subset of a dataset directory: annotations + features in any layout of
     :mod:`streammem.data.tal_layouts` (``features/<video>.npy``, LSTR/TeSTra ``rgb_*/`` + ``flow_*/``,
@@ -131,7 +133,9 @@ def load_tal_split(
     root: dataset directory (or the annotation file itself). classes: the model's class list (default: from
     the annotations). feature_dir: read features from this one folder instead. feature_rate / feature_stride:
     see the module doc (default: the JSON ``meta`` rate for synthetic sets, else each video's own, else 4/s).
-    videos: restrict to these names (e.g. a held-out selection split).
+    videos: restrict to these names (e.g. a held-out selection split). keep_features False: every file is
+    read and checked, then let go (``features`` keeps its width and no rows); :func:`read_features` reads one
+    video's back when it is needed, so evaluating a large subset holds one video's features at a time.
     """
     refuse_interrupted(root)  # before looking for annotations: an interrupted generation has none yet
     layout = detect_layout(root) if feature_dir is None else FeatureLayout("streammem", (Path(feature_dir),))
@@ -206,11 +210,18 @@ def load_tal_split(
                 skipped[key] = skipped.get(key, 0) + 1
                 continue
             segments.append((index[a["label"]], a["start"], min(a["end"], duration)))
+        if not keep_features:
+            feats = np.empty((0, feats.shape[1]), np.float32)
         out.append(TALVideo(name, feats, rate, duration, sorted(segments, key=lambda s: (s[1], s[2])),
                             tuple(layout.files(name)), widths))
     if not out:
         raise InputError(annotation_path, f"no usable videos in subset {subset!r}")
     return TALSplit(out, classes, skipped)
+
+
+def read_features(video: TALVideo, tolerance: float = 4.0) -> np.ndarray:
+    """A video's features read again from its file(s) (for a split loaded with ``keep_features=False``)."""
+    return _load_features(list(video.files), None, tolerance)[0]
 
 
 def _load_features(paths: list[Path], expected_length: float | None, tolerance: float

@@ -301,8 +301,10 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
 
 def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     """mAP@0.3:0.1:0.7, mAP_avg and latency_s over a subset, streams processed online; long/short breakdown."""
+    from dataclasses import replace
+
     from streammem import distributed
-    from streammem.data.tal_features import load_tal_split
+    from streammem.data.tal_features import load_tal_split, read_features
     from streammem.data.thumos import write_activitynet_results
     from streammem.evaluation.functional.localization import localization_map
     from streammem.evaluation.resume import StreamResults, fingerprint
@@ -314,8 +316,9 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     model, meta = load_model(args.weights)
     weights = resolve_weights(args.weights, "matr")
     classes = _classes(meta, weights)
+    # every file is checked here, then each video's features are read when it is predicted: one at a time
     split = load_tal_split(data, args.subset, classes=classes, feature_rate=args.feature_rate,
-                           skip_bad=args.skip_bad)
+                           skip_bad=args.skip_bad, keep_features=False)
     width = sum(model.feature_dims)
     for video in split.videos:
         if video.features.shape[1] != width:
@@ -326,7 +329,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     cache = StreamResults.open(run, fingerprint(weights, data=str(data.resolve()), feature_rate=args.feature_rate,
                                                 skip_bad=args.skip_bad), args.resume)
     mine = distributed.shard(split.videos)  # under torchrun: whole videos per rank, gathered in order
-    per_video = cache.map(mine, key=lambda v: v.name, compute=lambda v: predict(model, v, classes),
+    per_video = cache.map(mine, key=lambda v: v.name, compute=lambda v: predict(model, replace(v, features=read_features(v)), classes),
                           progress=lambda todo, n: progress(todo, total=n, desc="eval tal", unit="video"))
     preds = [p for video in distributed.gather(per_video) for p in video]
     resumed = cache.summary(len(split.videos), "videos")

@@ -9,7 +9,7 @@ import pytest
 
 from streammem.cli import main
 from streammem.data.synthetic_tal import SyntheticTALConfig, generate_synthetic_tal
-from streammem.data.tal_features import load_tal_split
+from streammem.data.tal_features import load_tal_split, read_features
 from streammem.data.tal_layouts import THUMOS14_CLASSES, detect_layout
 from streammem.errors import InputError
 
@@ -126,3 +126,11 @@ def test_train_tal_reads_the_lstr_layout_with_one_projection_per_file(synthetic,
                  "--threads", "1", "--out", str(out)]) == 0
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["metrics"]["classes"][:2] == ["Pitch", "Dive"] and meta["config"]["feature_dims"] == [20, 12]
+
+
+def test_a_split_loaded_without_features_reads_each_video_back_the_same(tmp_path):
+    root = _lstr_folder(tmp_path / "THUMOS", np.random.default_rng(0))
+    whole = load_tal_split(root, "Test")
+    light = load_tal_split(root, "Test", keep_features=False)  # what eval tal holds: no feature rows
+    assert light.videos[0].features.shape == (0, 3072) and light.ground_truth() == whole.ground_truth()
+    np.testing.assert_array_equal(read_features(light.videos[0]), whole.videos[0].features)
