@@ -199,7 +199,7 @@ def _reencoded(entries, fmt: str, upper: bool, decomposed: list[bool]) -> list[t
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
-@FAST
+@settings(FAST, max_examples=15)
 @given(data=st.data())
 def test_lossless_reencoding_never_changes_what_is_read(layout, data):
     entries = data.draw(valid_trees(layout))
