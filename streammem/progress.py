@@ -44,13 +44,13 @@ class _LogBar(tqdm):
 
 
 def progress_bar(total: int | None = None, *, desc: str = "", unit: str = "it", log_every: float = 10.0,
-                 enabled: bool = True, items: Iterable[T] | None = None) -> tqdm:
+                 enabled: bool = True, items: Iterable[T] | None = None, initial: int = 0) -> tqdm:
     """A tqdm bar on stderr (advance it with ``update(n)``; ETA when ``total`` is known); plain lines every
-    ``log_every`` seconds when stderr is not a terminal."""
+    ``log_every`` seconds when stderr is not a terminal. ``initial``: steps already done (a resumed run)."""
     terminal = sys.stderr.isatty()
     return (tqdm if terminal else _LogBar)(items, total=total, desc=desc, unit=unit, file=sys.stderr if terminal else _Lines(sys.stderr),
                 mininterval=0.1 if terminal else log_every, dynamic_ncols=terminal, ascii=not terminal,
-                disable=not enabled)
+                disable=not enabled, initial=initial)
 
 
 def progress(items: Iterable[T], *, total: int | None = None, desc: str = "", unit: str = "it",

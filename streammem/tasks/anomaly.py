@@ -105,6 +105,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flip", action="store_true", help="horizontal-flip augmentation (textures; not for digits)")
     add_common_arguments(p, "train", threads=1, out_help="output folder (default runs/anomaly/train/<data>/), or the "
                          "weights file itself (.safetensors)")
+    p.add_argument("--stop-after", type=positive_int, default=None, help="end this run after N iterations of the "
+                   "schedule and write the training state (for jobs with a time limit: continue with --resume)")
+    p.add_argument("--resume", type=Path, default=None, help="continue an interrupted run exactly from its training "
+                   "state (<weights>.state.safetensors, written at every held-out evaluation); give the same options")
 
 
 def train(args: argparse.Namespace) -> int:
@@ -114,9 +118,12 @@ def train(args: argparse.Namespace) -> int:
     from streammem.models.memmc_mae import CONFIGS, build
     from streammem.models.memmc_mae.scoring import evaluate_items, load_batch
     from streammem.models.memmc_mae.training import TrainSettings, split_normals, train_model
+    from streammem.training import load_state, state_path
 
     run = start(args, task="anomaly", verb="train", stem=f"memmc_mae_{args.data.resolve().name}",
                 inputs=[args.data], main_suffixes=(".safetensors",))
+    if args.resume is not None:
+        load_state(args.resume)  # a missing or foreign file is refused before the data are read
     split = read_split(args.data, args.layout)
     resolved = train_config(CONFIGS, args.config, args.set)
     with config_errors("train anomaly"):
@@ -127,13 +134,18 @@ def train(args: argparse.Namespace) -> int:
     fit, held = split_normals(len(images))
     if not fit or not held:
         raise InputError(args.data, f"{len(images)} training image(s): need at least 2 (one is held out)")
-    print(f"training MemMC-MAE ({args.config}, memory={cfg.memory}) on {len(fit)} normals of {split.name}, "
-          f"selecting on {len(held)} held-out normals; weights -> {out}", flush=True)
+    if run.is_main:
+        print(f"training MemMC-MAE ({args.config}, memory={cfg.memory}) on {len(fit)} normals of {split.name}, "
+              f"selecting on {len(held)} held-out normals; weights -> {out}", flush=True)
     settings = TrainSettings(iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
                              eval_every=args.eval_every, seed=args.seed, flip=args.flip)
     command = training_command("anomaly")
+    state = run.path(state_path(out).name)
     model, info = train_model(model, images[fit], images[held], settings, device=run.device, checkpoint=out,
-                              training_command=command, log=lambda s: print(s, flush=True))
+                              training_command=command, log=lambda s: print(s, flush=True), amp=args.amp,
+                              state_file=state, resume_state=args.resume, stop_after=args.stop_after)
+    if not run.is_main:  # the test split is scored and the weights written once, by rank 0
+        return run.finish()
     labels = {item.label for item in split.test}
     if labels == {0, 1}:
         test = evaluate_items(model, split.test, device=run.device)
@@ -143,6 +155,7 @@ def train(args: argparse.Namespace) -> int:
                     data_seed=args.seed, metrics={**info, "data": split.name})
     run.record(out)
     run.record(out.with_suffix(".json"))
+    run.record(state)
     return run.finish()
 
 

@@ -82,7 +82,7 @@ COMMON_OPTIONS: dict[str, tuple[str, ...]] = {
     "eval": ("--weights", "--out", "--device", "--threads", "--resume"),
     "export": ("--weights", "--out", "--device", "--threads"),
     "bench": ("--out", "--device", "--threads"),
-    "train": ("--out", "--device", "--threads", "--config", "--set", "--seed"),
+    "train": ("--out", "--device", "--threads", "--config", "--set", "--seed", "--amp"),
     "score": ("--out",),  # no model: no weights, device or threads
 }
 
@@ -146,6 +146,8 @@ def add_common_arguments(
                             help="override one config field (repeatable); the value is JSON, e.g. --set layers=3 "
                             "--set memory=none; stored with the weights")
         parser.add_argument("--seed", type=int, default=0, help="random seed of initialisation and data order")
+        parser.add_argument("--amp", choices=("bf16", "fp16"), default=None, help="mixed-precision training: bf16 "
+                            "(CPU or CUDA) or fp16 (CUDA, with loss scaling); default full float32")
 
 
 # ------------------------------------------------------------------------------------------------ device
@@ -391,6 +393,8 @@ def start(args: argparse.Namespace, *, task: str, verb: str, stem: str, inputs: 
         module = sys.modules.get(f"streammem.tasks.{task}")
         device = resolve_device(args.device, getattr(module, "DEVICES", ALL_DEVICES), f"streammem {verb} {task}")
         distributed.init_from_env(device)  # a no-op unless started by torchrun
+        if verb == "train":  # --seed fixes the initial weights too (the same on every rank), not only the data order
+            torch.manual_seed(int(args.seed))
     weights = getattr(args, "weights", None)
     all_inputs = [*inputs, weights] + ([_sidecar(weights)] if weights else [])
     outputs = Outputs.plan(task, verb, stem, getattr(args, "out", None), all_inputs, main_suffixes)
@@ -528,8 +532,11 @@ def train_config(named: Mapping[str, Any], config: str, sets: Iterable[str] = ()
     except ValueError as err:
         raise StreamMemError(f"--set: {err}") from None
     resolved.update(fixed)
-    print(f"config ({config}" + (f", base {base_name}" if base_name != config else "") + "): "
-          + json.dumps(resolved, sort_keys=True, default=str), flush=True)
+    from streammem import distributed
+
+    if distributed.is_main():  # under torchrun rank 0 alone prints
+        print(f"config ({config}" + (f", base {base_name}" if base_name != config else "") + "): "
+              + json.dumps(resolved, sort_keys=True, default=str), flush=True)
     return resolved
 
 

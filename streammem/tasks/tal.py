@@ -98,8 +98,12 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     add_common_arguments(p, "train", threads=1, out_help="output folder (default runs/tal/train/<variant>_<config>/), or "
                          "the weights file itself (.safetensors)")
     p.set_defaults(seed=52)
-    p.add_argument("--resume", type=Path, default=None, help="start from these weights (same variant/config); the "
-                   "LR schedule restarts (warm restart) and the start weights stay a selection candidate")
+    p.add_argument("--resume", type=Path, default=None, help="a training state (<weights>.state.safetensors, written "
+                   "at every held-out evaluation) continues that run exactly (same schedule, optimizer and random "
+                   "state; give the same options); weights (.safetensors of the same variant/config) start a warm "
+                   "restart: the LR schedule restarts and the start weights stay a selection candidate")
+    p.add_argument("--stop-after", type=positive_int, default=None, help="end this run after N iterations of the "
+                   "schedule and write the training state (for jobs with a time limit: continue with --resume)")
     p.add_argument("--class-weight", type=float, default=1.0, help="weight of MATR's focal class loss (the paper: 1, "
                    "every loss weighted 1)")
     p.add_argument("--backbone", default="mobilenet_v3_small", help="torchvision backbone of the frame encoder (encoder)")
@@ -118,12 +122,15 @@ def train(args: argparse.Namespace) -> int:
     from streammem.models.matr import CONFIGS, build, make_config
     from streammem.models.matr.baseline import FrameClassifier
     from streammem.models.matr.training import TrainSettings, selection_split, train_model
+    from streammem.training import is_training_state, state_path
 
     name = VARIANTS[args.variant]
+    exact = args.resume is not None and is_training_state(args.resume)  # else: a warm restart from weights
     run = start(args, task="tal", verb="train", stem=f"{name}_{Path(args.config).stem}",
-                inputs=[args.data, args.resume], main_suffixes=(".safetensors",))
+                inputs=[args.data, None if exact else args.resume], main_suffixes=(".safetensors",))
     root = _ensure_data(args.data or DEFAULT_DATA)
     out = run.main_path(f"{name}_{Path(args.config).stem}.safetensors")
+    state = run.path(state_path(out).name)
     full = load_tal_split(root, args.subset)
     fit_names, held_names = selection_split([v.name for v in full.videos])
     fit = [v for v in full.videos if v.name in set(fit_names)]
@@ -138,7 +145,7 @@ def train(args: argparse.Namespace) -> int:
         cfg = make_config(resolved)
         model = FrameClassifier(cfg) if args.variant == "oad" else build(cfg.to_dict())
     model = model.to(run.device)
-    if args.resume is not None:
+    if args.resume is not None and not exact:
         from streammem.checkpoints import load_weights
 
         if not args.resume.is_file():
@@ -147,8 +154,9 @@ def train(args: argparse.Namespace) -> int:
         if start_meta.get("model") != name:
             raise InputError(args.resume, f"holds {start_meta.get('model')!r}, not {name!r}")
     command = training_command("tal")
-    print(f"training {name} ({args.config}) on {len(fit)} videos, selecting on {len(held.videos)} held-out videos; "
-          f"weights -> {out}", flush=True)
+    if run.is_main:
+        print(f"training {name} ({args.config}) on {len(fit)} videos, selecting on {len(held.videos)} held-out videos; "
+              f"weights -> {out}", flush=True)
     settings = TrainSettings(iterations=args.iterations or 1000, batch_size=args.batch_size or 8, lr=args.lr or 5e-4,
                              eval_every=args.eval_every or 200, seed=args.seed, class_weight=args.class_weight)
 
@@ -157,10 +165,14 @@ def train(args: argparse.Namespace) -> int:
                         metrics={"held_out": metrics, "classes": full.classes})
 
     _, metrics = train_model(model, fit, held, cfg, settings, on_checkpoint=checkpoint, log=lambda s: print(s, flush=True),
-                             initial_eval=args.resume is not None)
-    print(f"best held-out mAP_avg {metrics.get('mAP_avg', float('nan')):.2f}")
+                             initial_eval=args.resume is not None and not exact, device=run.device, amp=args.amp,
+                             state_file=state, resume_state=args.resume if exact else None,
+                             stop_after=args.stop_after)
+    if run.is_main:
+        print(f"best held-out mAP_avg {metrics.get('mAP_avg', float('nan')):.2f}")
     run.record(out)
     run.record(out.with_suffix(".json"))
+    run.record(state)
     return run.finish()
 
 

@@ -12,14 +12,16 @@ Model selection uses a held-out part of the training subset, never the test subs
 from __future__ import annotations
 
 import copy
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from streammem import distributed
 from streammem.data.tal_features import TALSplit, TALVideo
 from streammem.evaluation.functional.localization import localization_map
 from streammem.models.matr.baseline import FrameClassifier
@@ -107,62 +109,101 @@ def train_model(
     on_checkpoint: Callable[[nn.Module, dict], None] | None = None,
     log: Callable[[str], None] = print,
     initial_eval: bool = False,
+    device: torch.device | str = "cpu",
+    amp: str | None = None,
+    state_file: str | os.PathLike | None = None,
+    resume_state: str | os.PathLike | None = None,
+    stop_after: int | None = None,
 ) -> tuple[nn.Module, dict]:
     """Train ``model`` (MATR or FrameClassifier); keep the state with the best held-out mAP_avg.
 
-    on_checkpoint(model, metrics) is called whenever the held-out score improves. ``initial_eval`` scores
-    the starting weights first (when resuming), so they stay a candidate for selection. The schedule
-    (warmup + cosine over ``settings.iterations``) restarts on resume: a warm restart. Returns (best
-    model, its held-out metrics).
+    on_checkpoint(model, metrics) is called (rank 0) whenever the held-out score improves. ``initial_eval``
+    scores the starting weights first (a warm restart from weights), so they stay a candidate for selection.
+    ``state_file``: the training state written at every held-out evaluation (model, optimizer, schedule, random
+    states, the best weights so far); ``resume_state``: such a file, from which the run continues exactly as the
+    uninterrupted run would; ``stop_after``: end after that many iterations of the schedule, writing the state
+    (a job with a time limit continues later with ``resume_state``). Under torchrun the batch is ``batch_size`` videos per process (see
+    :mod:`streammem.training`). Returns (best model, its held-out metrics).
     """
+    from streammem.training import Trainer
+
+    device = torch.device(device)
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     is_matr = isinstance(model, MATR)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda it: _lr_factor(it, settings))
+    trainer = Trainer(model, opt, sched, device=device, amp=amp, grad_clip=settings.grad_clip)
+    divisor = trainer.mean_divisor if trainer.world > 1 else None
+    log = log if trainer.is_main else (lambda _: None)  # rank 0 alone logs
     segs = [_segments_in_features(v) for v in train]
     flags = [window_flags(s, len(v.features), cfg.segment_len) for s, v in zip(segs, train, strict=True)]
     frames = [_frame_labels(v, cfg.num_classes) for v in train]
     best, best_metrics, best_score = copy.deepcopy(model.state_dict()), {}, -1.0
-    if initial_eval:
+    first, extra = trainer.resume(resume_state, asdict(settings))
+    if resume_state is not None:
+        rng.bit_generator.state = extra["numpy_rng"]
+        best, best_metrics, best_score = extra["best"], extra["best_metrics"], float(extra["best_score"])
+        log(f"resumed at iteration {first} from {resume_state} (best held-out mAP_avg so far {best_score:.2f})")
+    elif initial_eval:
         best_metrics = evaluate(model, select, cfg, settings)
         best_score = best_metrics["mAP_avg"]
         log(f"it 0 (start weights) held-out mAP_avg {best_score:.2f} mAP@0.5 {best_metrics['mAP@0.5']:.2f}")
-        if on_checkpoint is not None:
+        if on_checkpoint is not None and trainer.is_main:
             on_checkpoint(model, best_metrics)
-    bar = progress_bar(settings.iterations, desc="train tal", unit="it", items=range(settings.iterations))
+    bar = progress_bar(settings.iterations, desc="train tal", unit="it", items=range(first, settings.iterations),
+                       initial=first, enabled=trainer.is_main)
     start_time = time.time()
+
+    def state() -> dict:
+        return {"settings": asdict(settings), "videos": len(train), "numpy_rng": rng.bit_generator.state,
+                "best": best, "best_metrics": best_metrics, "best_score": best_score}
+
     for it in bar:
+        if stop_after is not None and it >= stop_after:
+            if state_file is not None:
+                trainer.save_state(state_file, it, state())
+            log(f"stopped after iteration {it} of {settings.iterations}; continue with --resume {state_file}")
+            break
         model.train()
-        idx = rng.choice(len(train), size=min(settings.batch_size, len(train)), replace=False)
-        batch = [train[i] for i in idx]
-        x = _pad(batch)
-        if is_matr:
+        idx = rng.choice(len(train), size=min(trainer.global_batch(settings.batch_size), len(train)), replace=False)
+        if is_matr:  # drawn for the whole global batch on every rank: the random stream stays the same
             at = np.stack([_sample_steps(segs[i], len(train[i].features), settings.steps_per_video, cfg, rng) for i in idx])
-            gt_flags = torch.zeros(x.shape[:2], dtype=torch.bool)
-            for row, i in enumerate(idx):
-                gt_flags[row, : len(flags[i])] = torch.from_numpy(flags[i])
-            at_t = torch.from_numpy(at)
-            out = model.forward_sequence(x, flags=gt_flags, at=at_t)
-            flat = type(out)(*(t.reshape(-1, *t.shape[2:]) for t in out))
-            targets = [tg for row, i in enumerate(idx) for tg in step_targets(segs[i], at[row] + 1.0, cfg)]
-            flag_t = gt_flags.gather(1, at_t).float().reshape(-1)
-            losses = matr_loss(flat, targets, flag_t, cfg)
+            idx, at = trainer.shard(idx), trainer.shard(at)
         else:
-            logits = model.forward_sequence(x)
-            labels = torch.full(x.shape[:2], -100, dtype=torch.long)
-            for row, i in enumerate(idx):
-                labels[row, : len(frames[i])] = torch.from_numpy(frames[i])
-            losses = {"frame_ce": nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))}
+            idx = trainer.shard(idx)
+        batch = [train[i] for i in idx]
+        x = _pad(batch).to(device)
+        with trainer.autocast():
+            if is_matr:
+                gt_flags = torch.zeros(x.shape[:2], dtype=torch.bool)
+                for row, i in enumerate(idx):
+                    gt_flags[row, : len(flags[i])] = torch.from_numpy(flags[i])
+                gt_flags = gt_flags.to(device)
+                at_t = torch.from_numpy(at).to(device)
+                out = trainer.call("forward_sequence", x, flags=gt_flags, at=at_t)
+                flat = type(out)(*(t.reshape(-1, *t.shape[2:]) for t in out))
+                targets = [tg for row, i in enumerate(idx) for tg in step_targets(segs[i], at[row] + 1.0, cfg)]
+                flag_t = gt_flags.gather(1, at_t).float().reshape(-1)
+                losses = matr_loss(flat, targets, flag_t, cfg, mean_divisor=divisor)
+            else:
+                logits = trainer.call("forward_sequence", x)
+                labels = torch.full(x.shape[:2], -100, dtype=torch.long)
+                for row, i in enumerate(idx):
+                    labels[row, : len(frames[i])] = torch.from_numpy(frames[i])
+                labels = labels.reshape(-1).to(device)
+                flat_logits = logits.reshape(-1, logits.shape[-1]).float()
+                if divisor is None:
+                    losses = {"frame_ce": nn.functional.cross_entropy(flat_logits, labels)}
+                else:
+                    summed = nn.functional.cross_entropy(flat_logits, labels, reduction="sum")
+                    losses = {"frame_ce": summed / divisor(int((labels != -100).sum()))}
         if "class" in losses:
             losses["class"] = settings.class_weight * losses["class"]
         loss = sum(losses.values())
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
-        opt.step()
-        sched.step()
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+        trainer.step(loss)
+        if trainer.is_main:
+            bar.set_postfix(loss=f"{loss.item():.3f}")
         if (it + 1) % settings.eval_every == 0 or it + 1 == settings.iterations:
             metrics = evaluate(model, select, cfg, settings)
             parts = " ".join(f"{k}={v:.3f}" for k, v in losses.items())
@@ -171,8 +212,10 @@ def train_model(
             if metrics["mAP_avg"] > best_score:
                 best_score, best_metrics = metrics["mAP_avg"], metrics
                 best = copy.deepcopy(model.state_dict())
-                if on_checkpoint is not None:
+                if on_checkpoint is not None and trainer.is_main:
                     on_checkpoint(model, metrics)
+            if state_file is not None:
+                trainer.save_state(state_file, it + 1, state())
     model.load_state_dict(best)
     return model.eval(), best_metrics
 
@@ -181,7 +224,7 @@ def train_model(
 def predict_matr(model: MATR, video: TALVideo, classes: list[str], block: int = 512) -> list[dict]:
     """Emitted actions of one video: the step loop's outputs (computed in blocks) through the online post-processor."""
     model.eval()
-    x = torch.from_numpy(video.features).unsqueeze(0)
+    x = torch.from_numpy(video.features).unsqueeze(0).to(model.class_queries.device)
     T = x.shape[1]
     S = model.segment_len
     flag_logits = []
@@ -194,7 +237,7 @@ def predict_matr(model: MATR, video: TALVideo, classes: list[str], block: int = 
     post = OnlineLocalizer(classes, video.feature_rate, horizon=(model.memory_len + 2) * S, video=video.name)
     emitted = []
     for lo in range(0, T, block):
-        at = torch.arange(lo, min(T, lo + block)).unsqueeze(0)
+        at = torch.arange(lo, min(T, lo + block), device=x.device).unsqueeze(0)
         out = model.forward_sequence(x, flags=flags, at=at)
         for k in range(at.shape[1]):
             emitted += post.push(out.logits[0, k], out.start[0, k], out.end[0, k], float(out.now[0, k]))
@@ -205,7 +248,8 @@ def predict_matr(model: MATR, video: TALVideo, classes: list[str], block: int = 
 def predict_frames(model: FrameClassifier, video: TALVideo, classes: list[str], threshold: float) -> list[dict]:
     """OAD->TAL baseline predictions of one video (per-frame probabilities grouped online)."""
     model.eval()
-    probs = model.forward_sequence(torch.from_numpy(video.features).unsqueeze(0))[0].softmax(-1)
+    x = torch.from_numpy(video.features).unsqueeze(0).to(next(model.parameters()).device)
+    probs = model.forward_sequence(x)[0].softmax(-1)
     return group_frame_probabilities(probs, classes, video.feature_rate, threshold, video=video.name)
 
 
@@ -219,8 +263,9 @@ def predict(model: nn.Module, video: TALVideo, classes: list[str], settings: Tra
 def evaluate(model: nn.Module, split: TALSplit, cfg: MATRConfig, settings: TrainSettings | None = None,
              predictions: list[dict] | None = None) -> dict[str, float]:
     """mAP@0.3:0.1:0.7, mAP_avg and latency_s of ``model`` on ``split`` (streams processed online)."""
-    if predictions is None:
-        predictions = [p for v in split.videos for p in predict(model, v, split.classes, settings)]
+    if predictions is None:  # under torchrun each rank predicts whole videos of its shard, gathered in order
+        mine = [predict(model, v, split.classes, settings) for v in distributed.shard(split.videos)]
+        predictions = [p for video in distributed.gather(mine) for p in video]
     return localization_map(split.ground_truth(), predictions)
 
 

@@ -251,14 +251,18 @@ class MemMCMAE(nn.Module):
         return self.decoder_pred(self.decoder_norm(y)), entropy
 
     @torch.jit.unused
-    def training_loss(self, images: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def training_loss(self, images: Tensor, noise: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         """MAE objective on a random mask per image: MSE on masked patches (+ MemAE entropy when used).
 
-        images: (B, C', H, W) as for :meth:`forward`. Returns (loss, its parts).
+        images: (B, C', H, W) as for :meth:`forward`; noise: (B, L) uniform draws that order the patches (the
+        lowest are kept), drawn here when not given (a loop under torchrun draws them for the global batch).
+        Returns (loss, its parts).
         """
         x = self.preprocess(images)
         b = x.shape[0]
-        order = torch.rand(b, self.num_patches, device=x.device).argsort(dim=1)
+        if noise is None:
+            noise = torch.rand(b, self.num_patches, device=x.device)
+        order = noise.argsort(dim=1)
         keep = order[:, : self.num_keep]
         masked = torch.ones(b, self.num_patches, device=x.device).scatter(1, keep, 0.0)
         pred, entropy = self.reconstruct(x, keep)

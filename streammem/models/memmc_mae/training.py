@@ -14,11 +14,10 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from streammem.checkpoints import save_checkpoint
 from streammem.models.memmc_mae.model import MemMCMAE
@@ -64,13 +63,21 @@ def train_model(
     checkpoint: str | Path | None = None,
     training_command: str = "",
     log: Callable[[str], None] = print,
+    amp: str | None = None,
+    state_file: str | Path | None = None,
+    resume_state: str | Path | None = None,
+    stop_after: int | None = None,
 ) -> tuple[MemMCMAE, dict[str, float]]:
     """Train on ``train_images`` (N, C, H, W) uint8 normals; select and calibrate on ``val_images`` normals.
 
     Every ``eval_every`` iterations the held-out normals are scored; the best weights (lowest mean score)
-    are kept and, when ``checkpoint`` is given, written there atomically with their calibration. Returns
-    (the best model, calibrated, in eval mode; its validation figures).
+    are kept and, when ``checkpoint`` is given, written there atomically with their calibration (rank 0), and
+    the training state goes to ``state_file``; a run continued from it (``resume_state``) reaches the weights of
+    the uninterrupted run; ``stop_after``: end after that many iterations, writing the state. Under torchrun each process takes ``batch_size`` images of every global batch (see
+    :mod:`streammem.training`). Returns (the best model, calibrated, in eval mode; its validation figures).
     """
+    from streammem.training import Trainer
+
     device = torch.device(device)
     torch.manual_seed(settings.seed)
     gen = torch.Generator().manual_seed(settings.seed)
@@ -79,26 +86,47 @@ def train_model(
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay,
                             betas=(0.9, 0.95))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda it: _lr_factor(it, settings))
+    trainer = Trainer(model, opt, sched, device=device, amp=amp, grad_clip=settings.grad_clip)
+    log = log if trainer.is_main else (lambda _: None)  # rank 0 alone logs
     best_state, best_score, best_info = copy.deepcopy(model.state_dict()), math.inf, {}
-    start = time.time()
     running = torch.zeros((), device=device)
-    for it in range(settings.iterations):
+    first, extra = trainer.resume(resume_state, asdict(settings))
+    if resume_state is not None:
+        gen.set_state(extra["generator"])
+        best_state, best_score, best_info = extra["best"], float(extra["best_score"]), extra["best_info"]
+        running = extra["running"].to(device)
+        log(f"resumed at iteration {first} from {resume_state}")
+    start = time.time()
+
+    def state() -> dict:
+        return {"settings": asdict(settings), "images": len(train_images), "generator": gen.get_state(),
+                "best": best_state, "best_score": best_score, "best_info": best_info, "running": running}
+
+    for it in range(first, settings.iterations):
+        if stop_after is not None and it >= stop_after:
+            if state_file is not None:
+                trainer.save_state(state_file, it, state())
+            log(f"stopped after iteration {it} of {settings.iterations}; continue with --resume {state_file}")
+            break
         model.train()
-        idx = torch.randint(0, len(train_images), (settings.batch_size,), generator=gen).to(device)
+        size = trainer.global_batch(settings.batch_size)
+        idx = torch.randint(0, len(train_images), (size,), generator=gen).to(device)
         batch = train_images[idx]
         if settings.flip:
             flip = (torch.rand(len(batch), generator=gen) < 0.5).to(device)
             batch = torch.where(flip.view(-1, 1, 1, 1), batch.flip(-1), batch)
-        loss, _ = model.training_loss(batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
-        opt.step()
-        sched.step()
+        with trainer.autocast():
+            if trainer.world == 1:
+                loss, _ = model.training_loss(batch)
+            else:  # the masks of the global batch, drawn alike on every rank; each keeps its rows
+                noise = torch.rand(size, model.num_patches, device=device)
+                loss, _ = trainer.call("training_loss", trainer.shard(batch), noise=trainer.shard(noise))
+        trainer.step(loss)
         running = running + loss.detach()
         if (it + 1) % settings.log_every == 0:
+            mean = trainer.all_mean(running.item() / settings.log_every)
             log(f"it {it + 1}/{settings.iterations} ({time.time() - start:.0f}s) "
-                f"loss {running.item() / settings.log_every:.4f} lr {sched.get_last_lr()[0]:.2e}")
+                f"loss {mean:.4f} lr {sched.get_last_lr()[0]:.2e}")
             running = torch.zeros((), device=device)
         if (it + 1) % settings.eval_every == 0 or it + 1 == settings.iterations:
             scores, _ = score_images(model, val_images, device=device)
@@ -107,8 +135,10 @@ def train_model(
             if mean < best_score:
                 best_score, best_state = mean, copy.deepcopy(model.state_dict())
                 best_info = {"iteration": it + 1, "val_mean_score": mean}
-                if checkpoint is not None:
+                if checkpoint is not None and trainer.is_main:
                     _save(model, val_images, device, checkpoint, training_command, settings.seed, best_info)
+            if state_file is not None:
+                trainer.save_state(state_file, it + 1, state())
     model.load_state_dict(best_state)
     scores, maps = score_images(model, val_images, device=device)
     best_info.update(fit_calibration(model, scores, maps))

@@ -1,0 +1,174 @@
+"""GPU smoke tests (``-m gpu``; skipped without CUDA): each tiny model trains a few steps on CUDA through its
+training loop, and each shipped model's streaming step gives the same outputs eager and TorchScript-scripted
+on the GPU."""
+
+import pytest
+import torch
+
+from streammem.export import PARITY_TOLERANCE, script, stream_parity
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"),
+]
+CUDA = torch.device("cuda")
+
+
+def _moved(model: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def _changed(before: list[torch.Tensor], model: torch.nn.Module) -> bool:
+    return any(not torch.equal(a, b.detach()) for a, b in zip(before, model.parameters(), strict=True))
+
+
+# ----------------------------------------------------------------------------------------------- training
+@pytest.mark.parametrize("amp", [None, "bf16", "fp16"])
+def test_anomaly_trains_on_cuda(amp):
+    from streammem.models.memmc_mae import build
+    from streammem.models.memmc_mae.training import TrainSettings, train_model
+
+    torch.manual_seed(0)
+    model = build("tiny")
+    size = model.config.image_size
+    images = torch.randint(0, 256, (24, model.config.in_chans, size, size), dtype=torch.uint8)
+    before = _moved(model)
+    settings = TrainSettings(iterations=4, batch_size=4, eval_every=2, warmup=1)
+    model, info = train_model(model, images[:20], images[20:], settings, device=CUDA, amp=amp, log=lambda _: None)
+    assert next(model.parameters()).device.type == "cuda"
+    assert torch.isfinite(torch.tensor(info["val_mean_score"]))
+    assert _changed([b.to(CUDA) for b in before], model)
+
+
+@pytest.mark.parametrize("amp", [None, "bf16"])
+def test_tal_trains_on_cuda(amp, tmp_path):
+    from dataclasses import asdict
+
+    from streammem.data.synthetic_tal import SyntheticTALConfig, generate_synthetic_tal
+    from streammem.data.tal_features import load_tal_split
+    from streammem.models.matr import CONFIGS, build, make_config
+    from streammem.models.matr.training import TrainSettings, train_model
+
+    generate_synthetic_tal(tmp_path, num_train=6, num_test=1, seed=3, cfg=SyntheticTALConfig(num_features=(60, 100)))
+    split = load_tal_split(tmp_path, "Validation")
+    cfg = make_config({**asdict(CONFIGS["tiny"]), "num_classes": len(split.classes),
+                       "feature_dims": [split.videos[0].features.shape[1] // 2] * 2})
+    torch.manual_seed(0)
+    model = build(cfg.to_dict()).to(CUDA)
+    before = _moved(model)
+    settings = TrainSettings(iterations=4, batch_size=2, steps_per_video=8, eval_every=2, warmup=1)
+    model, metrics = train_model(model, split.videos, split, cfg, settings, device=CUDA, amp=amp, log=lambda _: None)
+    assert "mAP_avg" in metrics and next(model.parameters()).device.type == "cuda"
+    assert _changed(before, model)
+
+
+def test_track_trains_on_cuda(tmp_path):
+    from streammem.data.synthetic_mot import SyntheticMOTConfig, write_split
+    from streammem.models.memotr import build
+    from streammem.models.memotr.data import load_split
+    from streammem.models.memotr.training import train_loop
+
+    write_split(tmp_path, "train", [1, 2], SyntheticMOTConfig(num_frames=10))
+    torch.manual_seed(0)
+    model = build("tiny", num_queries=8, max_tracks=6)
+    before = _moved(model)
+    seqs = load_split(tmp_path, "train", tuple(model.cfg.image_size))
+    running = train_loop(model, seqs, 3, 2, 0, progress=False, device=CUDA, log=lambda _: None)
+    assert torch.isfinite(torch.tensor(running["loss"]))
+    assert _changed([b.to(CUDA) for b in before], model)
+
+
+def _speech(root):
+    import numpy as np
+    import soundfile as sf
+
+    folder = root / "train" / "1" / "2"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(4):
+        sf.write(folder / f"1-2-{i:04d}.flac", 0.1 * rng.standard_normal(8000).astype(np.float32), 16000)
+        lines.append(f"1-2-{i:04d} HELLO WORLD\n")
+    (folder / "1-2.trans.txt").write_text("".join(lines))
+    return root / "train"
+
+
+@pytest.mark.parametrize("amp", [None, "bf16"])
+def test_asr_trains_on_cuda(amp, tmp_path):
+    from streammem.models import build_model
+    from streammem.models.conformer_ntm.training import TrainOptions, train
+
+    torch.manual_seed(0)
+    model = build_model("conformer_ntm", "tiny")
+    before = _moved(model)
+    stats = train(model, _speech(tmp_path), TrainOptions(max_steps=3, batch_frames=2000), device=CUDA, amp=amp)
+    assert stats["steps"] == 3 and torch.isfinite(torch.tensor(stats["loss"]))
+    assert _changed([b.to(CUDA) for b in before], model)
+
+
+def test_simulst_asr_stage_trains_on_cuda(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from streammem.models import build_model
+    from streammem.models.amt_simulst.training import TrainOptions, train
+
+    split = tmp_path / "en-de" / "data" / "train"
+    (split / "wav").mkdir(parents=True)
+    (split / "txt").mkdir()
+    sf.write(split / "wav" / "ted_1.wav", 0.1 * np.random.default_rng(0).standard_normal(16000 * 6), 16000)
+    (split / "txt" / "train.yaml").write_text("- {duration: 1.5, offset: 0.5, wav: ted_1.wav}\n"
+                                              "- {duration: 1.03, offset: 3.0, wav: ted_1.wav}\n")
+    (split / "txt" / "train.en").write_text("The dog slept.\nIt was big.\n")
+    (split / "txt" / "train.de").write_text("Der Hund schlief.\nEr war groß.\n")
+    torch.manual_seed(0)
+    model = build_model("amt_simulst", "tiny", target_pieces=26)
+    stats = train(model, tmp_path, TrainOptions(stage="asr", max_steps=3, batch_size=2), device=CUDA)
+    assert stats["steps"] == 3 and torch.isfinite(torch.tensor(stats["loss"]))
+
+
+# ------------------------------------------------------------------------------------------------- parity
+def _chunks(task: str, model) -> list:
+    """The chunks each task's ``export`` checks parity on (see streammem/tasks/<task>.py), on the GPU."""
+    gen = torch.Generator().manual_seed(0)
+    if task == "tal":
+        return [torch.randn(1, sum(model.feature_dims), generator=gen).to(CUDA) for _ in range(40)]
+    if task == "track":
+        from streammem.tasks.track import synthetic_clip
+
+        frames = synthetic_clip(6, image_size=tuple(model.cfg.image_size)).to(CUDA)
+        return [frames[t : t + 1] for t in range(frames.shape[0])]
+    return [0.1 * torch.randn(1, model.chunk_samples, generator=gen).to(CUDA) for _ in range(12)]
+
+
+def _shipped(task: str):
+    from streammem.tasks import asr, simulst, tal, track
+
+    if task == "tal":
+        return tal.load_model()[0]
+    if task == "track":
+        return track.load_model()
+    if task == "asr":
+        return asr._load_model(None)
+    return simulst._load_model(None)
+
+
+@pytest.mark.parametrize("task", ["tal", "track", "asr", "simulst"])
+def test_scripted_step_matches_eager_on_cuda(task):
+    model = _shipped(task).eval().to(CUDA)
+    scripted = script(model)
+    worst = stream_parity(model, scripted, _chunks(task, model), model.initial_state(1))
+    assert worst <= PARITY_TOLERANCE
+
+
+def test_anomaly_scripted_scoring_matches_eager_on_cuda():
+    from streammem.export import max_abs_diff
+    from streammem.tasks.anomaly import load_model
+
+    model = load_model()[0].to(CUDA)
+    scripted = script(model)
+    size = model.config.image_size
+    images = torch.randint(0, 256, (2, model.config.in_chans, size, size), dtype=torch.uint8, device=CUDA)
+    with torch.no_grad():
+        assert max_abs_diff(model(images), scripted(images)) <= PARITY_TOLERANCE
+
