@@ -116,7 +116,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, "train", out_help="output folder (default runs/asr/train/conformer_ntm_<config>"
                          "[_nomem]/), or the weights file itself (.safetensors)")
     parser.add_argument("--resume", type=Path, default=None,
-                        help="continue from these weights (their stored config wins over --config/--no-memory)")
+                        help="a training state (<weights>.state.safetensors, written with every checkpoint) continues "
+                             "that run exactly (give the same options; --minutes may change); weights continue with "
+                             "a new optimizer and schedule (their stored config wins over --config/--no-memory)")
     parser.add_argument("--init-from", type=Path, default=None,
                         help="start from a trained conformer's weights (e.g. a --no-memory run of the same config); "
                              "an NTM it lacks is inserted as a pass-through and learned from there")
@@ -124,6 +126,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def train(args: argparse.Namespace) -> int:
     """Train on ``<data>/train`` with periodic checkpoints to ``--out``; writes the corpus first if missing."""
+    from streammem import distributed
     from streammem.checkpoints import save_checkpoint
     from streammem.data.completion import interrupted
     from streammem.data.synthetic_speech import write_corpus
@@ -132,21 +135,27 @@ def train(args: argparse.Namespace) -> int:
     from streammem.models.conformer_ntm import CONFIGS
     from streammem.models.conformer_ntm.training import TrainOptions
     from streammem.models.conformer_ntm.training import train as run_training
+    from streammem.training import is_training_state, load_state, state_path
 
     name = f"{MODEL}_{Path(args.config).stem}{'_nomem' if args.no_memory else ''}"
-    run = start(args, task="asr", verb="train", stem=name, inputs=[args.data, args.resume, args.init_from],
-                main_suffixes=(".safetensors",))
+    exact = args.resume is not None and is_training_state(args.resume)  # else: continue from weights
+    run = start(args, task="asr", verb="train", stem=name, inputs=[args.data, None if exact else args.resume,
+                args.init_from], main_suffixes=(".safetensors",))
     out = run.main_path(f"{name}.safetensors")
-    if args.resume:  # checked before any corpus is written
+    if exact:  # checked before any corpus is written
+        load_state(args.resume)
+    elif args.resume:
         model = _load_model(args.resume).train()
     if not (args.data / "train").is_dir() or interrupted(args.data):
         if args.data.resolve() != DEFAULT_DATA.resolve() and args.data.is_dir() and any(args.data.iterdir()) \
                 and not interrupted(args.data):
             raise InputError(args.data, "has no train/ split (a LibriSpeech-layout corpus root is expected; the "
                              f"synthetic corpus is written only into {DEFAULT_DATA} or an empty folder)")
-        print(f"{args.data}/train not found or incomplete: writing the synthetic corpus there (seed {args.seed})")
-        write_corpus(args.data, seed=args.seed)
-    if not args.resume:
+        if run.is_main:  # under torchrun process 0 writes the corpus while the others wait
+            print(f"{args.data}/train not found or incomplete: writing the synthetic corpus there (seed {args.seed})")
+            write_corpus(args.data, seed=args.seed)
+    distributed.barrier()
+    if not args.resume or exact:
         flags = {"use_memory": False if args.no_memory else None, "memory_addressing": args.addressing,
                  "memory_init": args.memory_init, "tokens": args.tokens,
                  "bpe_pieces": args.bpe_pieces if args.tokens == "bpe" else None,
@@ -154,7 +163,7 @@ def train(args: argparse.Namespace) -> int:
         resolved = train_config(CONFIGS, args.config, args.set, **{k: v for k, v in flags.items() if v is not None})
         with config_errors("train asr"):
             model = build_model(MODEL, resolved)
-    if args.init_from:
+    if args.init_from and not exact:
         _init_from(model, args.init_from)
     if args.ctc_weight is not None:
         model.config.ctc_weight = args.ctc_weight
@@ -170,8 +179,12 @@ def train(args: argparse.Namespace) -> int:
         save_checkpoint(out, m, model_name=MODEL, config=m.config.to_dict(), training_command=command,
                         data_seed=args.seed, metrics={"steps": step})
 
-    stats = run_training(model, args.data / "train", options, checkpoint)
-    print(f"trained {stats['steps']} steps, loss {stats['loss']:.2f}")
+    state = run.path(state_path(out).name)
+    stats = run_training(model, args.data / "train", options, checkpoint, device=run.device, amp=args.amp,
+                         state_file=state, resume_state=args.resume if exact else None)
+    if run.is_main:
+        print(f"trained {stats['steps']} steps, loss {stats['loss']:.2f}")
+    run.record(state)
     run.record(out)
     run.record(out.with_suffix(".json"))
     return run.finish()

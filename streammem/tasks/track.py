@@ -262,9 +262,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                              "--set and --no-memory still apply, --config is ignored")
     add_common_arguments(parser, "train", out_help="output folder (default runs/track/train/memotr_<config>[_nomem]/), "
                          "or the weights file itself (.safetensors)")
+    parser.add_argument("--resume", type=Path, default=None, help="continue an interrupted run exactly from its "
+                        "training state (<weights>.state.safetensors, written with every checkpoint); give the same "
+                        "options")
 
 
 def train(args: argparse.Namespace) -> int:
+    from streammem import distributed
     from streammem.checkpoints import save_checkpoint
     from streammem.data.completion import interrupted
     from streammem.data.synthetic_mot import write_split
@@ -272,12 +276,15 @@ def train(args: argparse.Namespace) -> int:
     from streammem.models.memotr import CONFIGS, build
     from streammem.models.memotr.data import load_split
     from streammem.models.memotr.training import train_loop
+    from streammem.training import load_state, state_path
 
     suffix = "_nomem" if args.no_memory else ""
     name = f"memotr_{Path(args.config).stem}{suffix}"
     run = start(args, task="track", verb="train", stem=name, inputs=[args.data, args.init, args.backbone_weights],
                 main_suffixes=(".safetensors",))
     out = run.main_path(f"{name}.safetensors")
+    if args.resume is not None:
+        load_state(args.resume)  # a missing or foreign file is refused before any data are written
     with config_errors("train track"):
         if args.init is not None:
             try:
@@ -297,8 +304,10 @@ def train(args: argparse.Namespace) -> int:
         print(f"backbone initialised from {args.backbone_weights} ({count} tensors)")
     if args.data == DEFAULT_DATA and (not (args.data / f"{args.split}_seqmap.txt").is_file()
                                       or interrupted(args.data / args.split)):
-        print(f"generating synthetic training sequences (seeds {TRAIN_SEEDS[0]}-{TRAIN_SEEDS[-1]}) in {args.data}")
-        write_split(args.data, args.split, TRAIN_SEEDS)
+        if run.is_main:  # under torchrun process 0 writes, the others wait
+            print(f"generating synthetic training sequences (seeds {TRAIN_SEEDS[0]}-{TRAIN_SEEDS[-1]}) in {args.data}")
+            write_split(args.data, args.split, TRAIN_SEEDS)
+    distributed.barrier()
     seqs = load_split(args.data, args.split, tuple(model.cfg.image_size))
     command = training_command("track")
 
@@ -306,14 +315,19 @@ def train(args: argparse.Namespace) -> int:
         save_checkpoint(out, model, model_name="memotr", config=model.cfg.to_dict(), training_command=command,
                         data_seed=TRAIN_SEEDS[0], metrics={"iterations": it, **(metrics or {})})
 
-    print(f"train track: {len(seqs)} sequences, {args.iterations} iterations x {args.batch_size} clips, "
-          f"config {args.config}{' (no memory)' if args.no_memory else ''} -> {out}", flush=True)
+    if run.is_main:
+        print(f"train track: {len(seqs)} sequences, {args.iterations} iterations x {args.batch_size} clips, "
+              f"config {args.config}{' (no memory)' if args.no_memory else ''} -> {out}", flush=True)
     started = time.time()
+    state = run.path(state_path(out).name)
     running = train_loop(model, seqs, args.iterations, args.batch_size, args.seed,
                          on_checkpoint=lambda it: save(it), checkpoint_every_s=args.checkpoint_every,
-                         workers=args.workers)
-    save(args.iterations, {"train_loss": running.get("loss"), "train_minutes": (time.time() - started) / 60})
-    print(f"trained in {(time.time() - started) / 60:.1f} min")
+                         workers=args.workers, device=run.device, amp=args.amp, state_file=state,
+                         resume_state=args.resume)
+    if run.is_main:
+        save(args.iterations, {"train_loss": running.get("loss"), "train_minutes": (time.time() - started) / 60})
+        print(f"trained in {(time.time() - started) / 60:.1f} min")
+    run.record(state)
     run.record(out)
     run.record(out.with_suffix(".json"))
     return run.finish()

@@ -219,7 +219,7 @@ def test_train_flags_reach_the_options_and_the_stored_ctc_weight(tmp_path, monke
     (tmp_path / "train").mkdir()
     seen = {}
 
-    def fake_train(model, train_dir, options, checkpoint):
+    def fake_train(model, train_dir, options, checkpoint, **run):  # run: device, amp, training state
         seen.update(options=options, ctc_weight=model.config.ctc_weight, tokens=model.config.tokens,
                     pieces=model.config.bpe_pieces)
         return {"steps": 0, "loss": 0.0}

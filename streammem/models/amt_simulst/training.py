@@ -11,10 +11,11 @@ chunks so the segment starts at a window boundary, exactly as in streaming.
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -92,10 +93,13 @@ def fit_cmvn(model: AMTSimulST, examples: list[Example]) -> None:
     model.frontend.set_cmvn(stacked.mean(0), stacked.std(0))
 
 
-def _batch(model: AMTSimulST, examples: list[Example]) -> tuple[Tensor, Tensor, int]:
+def _batch(model: AMTSimulST, examples: list[Example], cmvn: tuple[Tensor, Tensor] | None = None
+           ) -> tuple[Tensor, Tensor, int]:
     """Contexts left-padded (as invalid frames) to one length, segments right-padded: feats (B, T, F),
-    frame_valid (B, T), the common segment start."""
-    mean, istd = model.frontend.mean.cpu(), model.frontend.istd.cpu()  # features are built on the CPU
+    frame_valid (B, T), the common segment start. ``cmvn``: the model's (mean, istd) already on the host (a
+    training loop copies them once instead of every batch)."""
+    # features are built on the CPU
+    mean, istd = cmvn if cmvn is not None else (model.frontend.mean.cpu(), model.frontend.istd.cpu())
     start = max(e.context_frames for e in examples)
     longest = max(e.feats.shape[0] - e.context_frames for e in examples)
     feats = torch.zeros(len(examples), start + longest, examples[0].feats.shape[1])
@@ -114,16 +118,17 @@ def _padded(ids: list[list[int]], value: int = 0) -> Tensor:
     return out
 
 
-def batch_loss(model: AMTSimulST, examples: list[Example], stage: str, k: int, device: torch.device) -> Tensor:
+def batch_loss(model: AMTSimulST, examples: list[Example], stage: str, k: int, device: torch.device,
+               cmvn: tuple[Tensor, Tensor] | None = None) -> Tensor:
     """CTC loss on the English transcripts (``asr``), or wait-k cross-entropy on the translations (``st``)
-    mixed with that CTC loss by the config's ``ctc_weight``."""
-    feats, valid, start = _batch(model, examples)
+    mixed with that CTC loss by the config's ``ctc_weight`` (losses in float32 under mixed precision)."""
+    feats, valid, start = _batch(model, examples, cmvn)
     states, state_valid = model.encode_segment(feats.to(device), valid.to(device), start)
     ctc = torch.zeros((), device=device)
     ctc_weight = 1.0 if stage == "asr" else model.config.ctc_weight
     if ctc_weight > 0:
         targets = [model.source_tokenizer.encode(e.source) for e in examples]
-        log_probs = model.ctc(states).log_softmax(-1).transpose(0, 1)
+        log_probs = model.ctc(states).float().log_softmax(-1).transpose(0, 1)
         ctc = F.ctc_loss(log_probs, _padded(targets).to(device), state_valid.sum(1),
                          torch.tensor([len(t) for t in targets], device=device), zero_infinity=True)
     if stage == "asr":
@@ -131,21 +136,27 @@ def batch_loss(model: AMTSimulST, examples: list[Example], stage: str, k: int, d
     pieces = [model.tokenizer.encode(e.target)[: model.max_tokens - 1] for e in examples]
     inputs = _padded([[model.sos_eos] + p for p in pieces]).to(device)
     outputs = _padded([p + [model.sos_eos] for p in pieces]).to(device)
-    logits = model.translation_logits(states, state_valid, inputs, k)
+    logits = model.translation_logits(states, state_valid, inputs, k).float()
     translation = F.cross_entropy(logits.flatten(0, 1), outputs.flatten(), ignore_index=0,
                                   label_smoothing=model.config.label_smoothing)
     return (1 - ctc_weight) * translation + ctc_weight * ctc
 
 
 def train(model: AMTSimulST, root: str | Path, options: TrainOptions, device: torch.device | str = "cpu",
-          checkpoint: Callable[[AMTSimulST, int], None] | None = None, log: Callable[[str], None] = print
-          ) -> dict[str, float]:
+          checkpoint: Callable[[AMTSimulST, int], None] | None = None, log: Callable[[str], None] = print,
+          amp: str | None = None, state_file: str | os.PathLike | None = None,
+          resume_state: str | os.PathLike | None = None) -> dict[str, float]:
     """Train ``model`` in place on ``root``'s ``train`` split for ``options.minutes`` or ``max_steps``.
 
     The ``asr`` stage fits the target SentencePiece model and the global CMVN first (both stored in the
     model); the ``st`` stage expects a model loaded from the ``asr`` stage and keeps both. ``checkpoint(model,
-    step)`` is called every ``checkpoint_every`` steps and at the end. Returns the final running loss.
+    step)`` is called (rank 0) every ``checkpoint_every`` steps and at the end, and the training state goes to
+    ``state_file`` then; ``resume_state`` continues from such a state exactly where it stopped. Under torchrun
+    every process builds batches of ``batch_size`` x processes segments and keeps its rows of each (see
+    :mod:`streammem.training`); the wall-clock budget is process 0's. Returns the final running loss.
     """
+    from streammem.training import Trainer
+
     if options.stage not in ("asr", "st"):
         raise ValueError(f"unknown stage {options.stage!r} (expected 'asr' or 'st')")
     device = torch.device(device)
@@ -161,33 +172,69 @@ def train(model: AMTSimulST, root: str | Path, options: TrainOptions, device: to
     elif not model.tokenizer.fitted:
         raise ValueError("stage 'st' starts from an 'asr' checkpoint (its vocabulary and CMVN)")
     model.to(device).train()
+    cmvn = (model.frontend.mean.cpu(), model.frontend.istd.cpu())  # batches are built on the host
     lags = list(model.config.train_wait_k) or [model.config.wait_k]
     opt = torch.optim.Adam(model.parameters(), lr=options.lr, betas=(0.9, 0.98), weight_decay=options.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / options.warmup, math.sqrt(options.warmup / (s + 1))))
+    trainer = Trainer(model, opt, sched, device=device, amp=amp, grad_clip=options.clip)
+    log = log if trainer.is_main else (lambda _: None)  # rank 0 alone logs
     deadline = time.monotonic() + options.minutes * 60
     step, running, began = 0, 0.0, time.monotonic()
     order = sorted(range(len(examples)), key=lambda i: examples[i].feats.shape[0])
-    while step < options.max_steps and time.monotonic() < deadline:
-        batches = [order[i:i + options.batch_size] for i in range(0, len(order), options.batch_size)]
+    skip, epoch_rng = 0, rng.getstate()
+    step, extra = trainer.resume(resume_state, asdict(options) | {"minutes": None})
+    if resume_state is not None:  # the epoch is shuffled again from its starting random state, done batches skipped
+        epoch_rng, skip, running = _rng_state(extra["epoch_rng"]), int(extra["epoch_done"]), float(extra["running"])
+        log(f"resumed at step {step} from {resume_state}")
+
+    def state(done: int) -> dict:
+        return {"settings": asdict(options) | {"minutes": None}, "epoch_rng": epoch_rng, "epoch_done": done,
+                "rng": rng.getstate(), "running": running}
+
+    def stop() -> bool:  # every process stops at the same step (process 0's clock)
+        return step >= options.max_steps or trainer.agree(time.monotonic() >= deadline)
+
+    size = trainer.global_batch(options.batch_size)
+    while not stop():
+        rng.setstate(epoch_rng)
+        batches = [order[i:i + size] for i in range(0, len(order), size)]
         rng.shuffle(batches)
-        for batch in batches:
-            if step >= options.max_steps or time.monotonic() >= deadline:
+        if skip:
+            rng.setstate(_rng_state(extra["rng"]))
+        done = skip
+        for batch in batches[skip:]:
+            if stop():
                 break
-            loss = batch_loss(model, [examples[i] for i in batch], options.stage, rng.choice(lags), device)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), options.clip)
-            opt.step()
-            sched.step()
+            mine = [examples[i] for i in trainer.shard(batch)]
+            k = rng.choice(lags)
+            with trainer.autocast():
+                loss = trainer.call(batch_loss, mine, options.stage, k, device, cmvn)
+            trainer.step(loss)
             step += 1
-            value = float(loss.detach())
+            done += 1
+            value = loss.detach()
             running = 0.9 * running + 0.1 * value if step > 1 else value
             if step % options.log_every == 0:
-                log(f"{options.stage} step {step} loss {running:.3f} lr {sched.get_last_lr()[0]:.2e} "
-                    f"{time.monotonic() - began:.0f}s")
-            if checkpoint is not None and step % options.checkpoint_every == 0:
-                checkpoint(model, step)
+                log(f"{options.stage} step {step} loss {trainer.all_mean(float(running)):.3f} lr "
+                    f"{sched.get_last_lr()[0]:.2e} {time.monotonic() - began:.0f}s")
+            if step % options.checkpoint_every == 0:
+                if checkpoint is not None and trainer.is_main:
+                    checkpoint(model, step)
+                if state_file is not None:
+                    trainer.save_state(state_file, step, state(done))
+        else:  # the epoch ran out: the next one is shuffled from the random state reached here
+            skip, epoch_rng = 0, rng.getstate()
+            continue
+        if state_file is not None:
+            trainer.save_state(state_file, step, state(done))
+        break
     model.eval()
-    if checkpoint is not None:
+    if checkpoint is not None and trainer.is_main:
         checkpoint(model, step)
-    return {"loss": running, "steps": step}
+    return {"loss": float(running), "steps": step}
+
+
+def _rng_state(stored) -> tuple:
+    """A ``random.Random`` state back from JSON (lists) to the nested tuple ``setstate`` takes."""
+    version, internal, gauss = stored
+    return int(version), tuple(int(x) for x in internal), gauss

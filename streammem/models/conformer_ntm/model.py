@@ -308,21 +308,22 @@ class ConformerNTM(nn.Module):
     def loss(
         self, feats: Tensor, feat_lengths: Tensor, targets: list[list[int]], streaming: bool,
         memory: NTMState | None = None,
-    ) -> tuple[Tensor, dict[str, float], NTMState]:
+    ) -> tuple[Tensor, dict[str, Tensor], NTMState]:
         """Hybrid loss: ctc_weight * CTC + (1 - ctc_weight) * label-smoothed attention cross-entropy.
 
-        The NTM starts from ``memory`` (None: fresh); its final state is returned (not detached).
+        The NTM starts from ``memory`` (None: fresh); its final state is returned (not detached). The parts are
+        detached 0-d tensors on the model's device (reading them is left to the caller's logging).
         """
         y, lengths, final = self.encode_from(feats, feat_lengths, streaming, memory)
-        log_probs = torch.log_softmax(self.ctc(y), dim=-1)
-        flat = torch.tensor([t for seq in targets for t in seq], dtype=torch.long)
-        target_lengths = torch.tensor([len(seq) for seq in targets], dtype=torch.long)
+        log_probs = torch.log_softmax(self.ctc(y).float(), dim=-1)
+        flat = torch.tensor([t for seq in targets for t in seq], dtype=torch.long).to(y.device)
+        target_lengths = torch.tensor([len(seq) for seq in targets], dtype=torch.long).to(y.device)
         ctc = F.ctc_loss(log_probs.transpose(0, 1), flat, lengths, target_lengths, blank=self.tokenizer.blank,
                          reduction="sum", zero_infinity=True) / len(targets)
         att = self.attention_loss(y, lengths, targets)
         w = self.config.ctc_weight
         total = w * ctc + (1 - w) * att
-        return total, {"ctc": float(ctc.detach()), "att": float(att.detach())}, final
+        return total, {"ctc": ctc.detach(), "att": att.detach()}, final
 
     @torch.jit.unused
     def attention_loss(self, y: Tensor, lengths: Tensor, targets: list[list[int]]) -> Tensor:
@@ -335,8 +336,9 @@ class ConformerNTM(nn.Module):
             inputs[i, 1:len(t) + 1] = torch.tensor(t, dtype=torch.long)
             outputs[i, :len(t)] = torch.tensor(t, dtype=torch.long)
             outputs[i, len(t)] = sos
-        pad = torch.arange(y.shape[1]).unsqueeze(0) >= lengths.unsqueeze(1)
-        logits = self.decoder(inputs, y, pad)
+        inputs, outputs = inputs.to(y.device), outputs.to(y.device)  # built on the host, moved once
+        pad = torch.arange(y.shape[1], device=y.device).unsqueeze(0) >= lengths.unsqueeze(1)
+        logits = self.decoder(inputs, y, pad).float()
         return F.cross_entropy(logits.flatten(0, 1), outputs.flatten(), ignore_index=-100,
                                label_smoothing=self.config.label_smoothing, reduction="sum") / len(targets)
 

@@ -7,10 +7,11 @@ modes (dynamic-chunk training as in WeNet U2); the paper trains full-context onl
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -163,15 +164,24 @@ def train(
     train_dir: str | Path,
     options: TrainOptions,
     checkpoint: callable | None = None,
+    device: torch.device | str = "cpu",
+    amp: str | None = None,
+    state_file: str | os.PathLike | None = None,
+    resume_state: str | os.PathLike | None = None,
 ) -> dict[str, float]:
     """Train ``model`` in place on ``train_dir`` for ``options.minutes`` of wall time.
 
     Fits the global CMVN on the training features first (stored in the model's buffers).
-    ``checkpoint(model, step)`` is called every ``checkpoint_every`` steps and at the end.
-    Returns the final running losses.
+    ``checkpoint(model, step)`` is called (rank 0) every ``checkpoint_every`` steps and at the end, and the
+    training state goes to ``state_file`` then; ``resume_state`` continues from such a state exactly where it
+    stopped (the same epoch plan, batch, optimizer and random states). Under torchrun every process builds the
+    epoch's batches for ``batch_frames`` x processes and keeps its rows of each (see :mod:`streammem.training`);
+    the wall-clock budget is process 0's. Returns the final running losses.
     """
     from streammem.progress import progress_bar
+    from streammem.training import Trainer
 
+    device = torch.device(device)
     torch.manual_seed(options.seed)
     rng = random.Random(options.seed)
     utterances = read_split(train_dir)
@@ -183,62 +193,103 @@ def train(
     normed = [(f - model.frontend.mean) * model.frontend.istd for f in data.feats]
     lengths = [f.shape[0] for f in normed]
     augment = spec_augment(options.freq_mask)
+    model.to(device)
     opt = torch.optim.Adam(_param_groups(model, options.lr, options.memory_lr_scale), lr=options.lr, betas=(0.9, 0.98),
                            weight_decay=options.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / options.warmup, math.sqrt(options.warmup / (s + 1)))
     )
+    trainer = Trainer(model, opt, sched, device=device, amp=amp, grad_clip=options.clip, zero_grad_to_none=True)
     model.train()
     deadline = time.monotonic() + options.minutes * 60
     step, running = 0, {"loss": 0.0, "ctc": 0.0, "att": 0.0}
-    bar = progress_bar(options.max_steps if options.max_steps < 100000 else None, desc="train asr", unit="step")
     separator = list(model.tokenizer.separator)
-    if options.stream_items > 0 and len(normed) < options.stream_rows:
+    if options.stream_items > 0 and len(normed) < options.stream_rows * trainer.world:
         from streammem.errors import InputError
 
-        raise InputError(train_dir, f"{len(normed)} utterances, fewer than the {options.stream_rows} stream rows")
+        raise InputError(train_dir, f"{len(normed)} utterances, fewer than the {options.stream_rows * trainer.world} "
+                         "stream rows")
     memory = model.initial_memory(options.stream_rows) if options.stream_items > 0 else None
     recordings = [i.rsplit("-", 1)[0] for i in data.ids]  # speaker-chapter of each utterance
     chapters = recordings if options.join_consecutive else None
-    while step < options.max_steps and time.monotonic() < deadline:
+    skip, epoch_rng = 0, rng.getstate()
+    step, extra = trainer.resume(resume_state, asdict(options) | {"minutes": None})
+    if resume_state is not None:  # the epoch is planned again from its starting random state, done batches skipped
+        epoch_rng, skip = _rng_state(extra["epoch_rng"]), int(extra["epoch_done"])
+        running = {k: float(v) for k, v in extra["running"].items()}
+        if memory is not None:
+            memory = NTMState(*(t.to(device) for t in extra["memory"]))
+    bar = progress_bar(options.max_steps if options.max_steps < 100000 else None, desc="train asr", unit="step",
+                       initial=step, enabled=trainer.is_main)
+
+    def state(done: int, now_rng: tuple) -> dict:
+        return {"settings": asdict(options) | {"minutes": None}, "epoch_rng": epoch_rng, "epoch_done": done,
+                "rng": now_rng, "running": running, "memory": list(memory) if memory is not None else None}
+
+    def stop() -> bool:  # every process stops at the same step (process 0's clock)
+        return step >= options.max_steps or trainer.agree(time.monotonic() >= deadline)
+
+    while not stop():
+        rng.setstate(epoch_rng)
         items = _items(len(normed), options.join_fraction, rng, options.join_max, chapters)
         item_lengths = [sum(lengths[i] for i in item) for item in items]
         item_tokens = [[t for k, i in enumerate(item) for t in (separator if k else []) + data.tokens[i]] for item in items]
         if options.stream_items > 0:
             order = _stream_order(items, recordings, rng)
-            plan = _stream_batches(order, options.stream_rows, options.stream_items, step)
+            plan = _stream_batches(order, options.stream_rows * trainer.world, options.stream_items, step - skip)
         else:
-            plan = ((batch, None) for batch in _batches(item_lengths, options.batch_frames, rng))
-        for batch, fresh in plan:
-            if step >= options.max_steps or time.monotonic() >= deadline:
+            plan = ((batch, None) for batch in _batches(item_lengths, options.batch_frames * trainer.world, rng))
+        plan = list(plan)
+        if skip:
+            rng.setstate(_rng_state(extra["rng"]))
+        done = skip
+        for batch, fresh in plan[skip:]:
+            if stop():
                 break
+            batch = trainer.shard(batch)
+            fresh = trainer.shard(fresh) if fresh is not None else None
             longest = max(item_lengths[i] for i in batch)
             feats = torch.zeros(len(batch), longest, normed[0].shape[1])
             for row, i in enumerate(batch):
                 feats[row, : item_lengths[i]] = torch.cat([normed[u] for u in items[i]])
-            feats = augment(feats)
-            feat_lengths = torch.tensor([item_lengths[i] for i in batch])
+            feats = augment(feats).to(device)
+            feat_lengths = torch.tensor([item_lengths[i] for i in batch]).to(device)
             streaming = rng.random() < options.streaming_fraction
             if memory is not None and fresh is not None:
-                memory = _reset_rows(memory, model.initial_memory(len(batch)), fresh)
-            loss, parts, final = model.loss(feats, feat_lengths, [item_tokens[i] for i in batch], streaming, memory)
+                memory = _reset_rows(memory, model.initial_memory(len(batch)), fresh.to(device))
+            with trainer.autocast():
+                loss, parts, final = trainer.call("loss", feats, feat_lengths, [item_tokens[i] for i in batch],
+                                                  streaming, memory)
             if memory is not None:
                 memory = NTMState(*(t.detach() for t in final))
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), options.clip)
-            opt.step()
-            sched.step()
+            trainer.step(loss)
             step += 1
-            for k, v in (("loss", float(loss.detach())), *parts.items()):
+            done += 1
+            for k, v in (("loss", loss.detach()), *parts.items()):
                 running[k] = v if step == 1 else 0.98 * running[k] + 0.02 * v
             bar.update(1)
-            bar.set_postfix(loss=f"{running['loss']:.1f}", ctc=f"{running['ctc']:.1f}", att=f"{running['att']:.1f}",
-                            lr=f"{sched.get_last_lr()[0]:.1e}")
-            if checkpoint is not None and step % options.checkpoint_every == 0:
-                checkpoint(model, step)
+            if trainer.is_main and (step % 10 == 0 or step == 1):  # reading the losses waits for the device
+                bar.set_postfix(loss=f"{float(running['loss']):.1f}", ctc=f"{float(running['ctc']):.1f}",
+                                att=f"{float(running['att']):.1f}", lr=f"{sched.get_last_lr()[0]:.1e}")
+            if step % options.checkpoint_every == 0:
+                if checkpoint is not None and trainer.is_main:
+                    checkpoint(model, step)
+                if state_file is not None:
+                    trainer.save_state(state_file, step, state(done, rng.getstate()))
+        else:  # the epoch ran out: the next one is planned from the random state reached here
+            skip, epoch_rng = 0, rng.getstate()
+            continue
+        if state_file is not None:
+            trainer.save_state(state_file, step, state(done, rng.getstate()))
+        break
     bar.close()
     model.eval()
-    if checkpoint is not None:
+    if checkpoint is not None and trainer.is_main:
         checkpoint(model, step)
-    return {**running, "steps": step}
+    return {**{k: float(v) for k, v in running.items()}, "steps": step}
+
+
+def _rng_state(stored) -> tuple:
+    """A ``random.Random`` state back from JSON (lists) to the nested tuple ``setstate`` takes."""
+    version, internal, gauss = stored
+    return int(version), tuple(int(x) for x in internal), gauss
