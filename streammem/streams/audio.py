@@ -289,9 +289,10 @@ class AudioFileSource:
     """Fixed-length mono chunks of an audio file (anything libsndfile reads: wav, flac, ogg, mp3 ...; other
     formats such as m4a/AAC through ffmpeg).
 
-    The file is read in blocks of about a second, so memory stays bounded for hour-long recordings. Each
+    The file is read in blocks of about a second, so memory stays bounded for hour-long recordings. The first
     pass first reads the file once through :func:`check_audio` (NaN refused; the active channel of a
-    multichannel file picked, a low level normalised, a narrow band warned about), then streams it.
+    multichannel file picked, a low level normalised, a narrow band warned about), then streams it; a later
+    pass streams it with the same conditioning (its warnings are not repeated).
     """
 
     live = False
@@ -310,7 +311,8 @@ class AudioFileSource:
         self.conditioning: AudioConditioning | None = None
 
     def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
-        self.conditioning = check_audio(self._decoder.blocks(), self.file_rate, self.path, self.sample_rate)
+        if self.conditioning is None:
+            self.conditioning = check_audio(self._decoder.blocks(), self.file_rate, self.path, self.sample_rate)
         resampler = StreamingResampler(self.file_rate, self.sample_rate)
         chunker = FixedChunker(self.chunk_samples)
         emitted = 0

@@ -61,6 +61,8 @@ def _add_policy_arguments(parser: argparse.ArgumentParser) -> None:
                         help="lag of the policy in pre-decision blocks (default: the model's)")
     parser.add_argument("--no-shift", action="store_true", help="turn Shiftable Context off (windows at inference "
                         "then lack the right context and a full center, as in the plain AMT)")
+    parser.add_argument("--shift-left", action="store_true", help="also shift left: a stream's first window waits for "
+                        "a full window of future frames instead of starting with an empty left context")
 
 
 def _set_policy(model, wait_k: int | None, no_shift: bool) -> None:
@@ -85,11 +87,15 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=positive_float, default=2e-3)
     add_common_arguments(parser, "train", threads=1, out_help="output folder (default runs/simulst/train/"
                          "amt_simulst_<config>/), or the weights file itself (.safetensors)")
+    parser.add_argument("--resume", type=Path, default=None, help="continue one stage (--stage asr, or st with the "
+                        "same --init) exactly from its training state (<weights>.state.safetensors, written with "
+                        "every checkpoint); give the same options (the minutes may change)")
 
 
 def train(args: argparse.Namespace) -> int:
     """ASR pre-training and/or ST training with periodic checkpoints; the asr stage's weights are kept beside
     the final ones as ``<name>_asr.safetensors``."""
+    from streammem import distributed
     from streammem.checkpoints import load_metadata, load_weights, save_checkpoint
     from streammem.data.synthetic_simulst import write_corpus
     from streammem.errors import InputError
@@ -97,6 +103,7 @@ def train(args: argparse.Namespace) -> int:
     from streammem.models.amt_simulst import CONFIGS
     from streammem.models.amt_simulst.training import TrainOptions
     from streammem.models.amt_simulst.training import train as run_training
+    from streammem.training import load_state, state_path
 
     name = f"{MODEL}_{Path(args.config).stem}"
     run = start(args, task="simulst", verb="train", stem=name, inputs=[args.data, args.init],
@@ -105,9 +112,14 @@ def train(args: argparse.Namespace) -> int:
     asr_out = out.with_name(f"{out.stem}_asr.safetensors")
     if args.stage == "st" and args.init is None:
         raise InputError("--init", "--stage st starts from an asr-stage checkpoint; give it with --init")
-    if not (args.data / "en-de" / "data" / "train").is_dir():
+    if args.resume is not None:
+        if args.stage == "both":
+            raise InputError("--resume", "continues one stage: give --stage asr, or --stage st with the same --init")
+        load_state(args.resume)  # a missing or foreign file is refused before any corpus is written
+    if not (args.data / "en-de" / "data" / "train").is_dir() and run.is_main:  # process 0 writes, the others wait
         print(f"{args.data}/en-de/data/train not found: writing the synthetic corpus there (seed {args.seed})")
         write_corpus(args.data, seed=args.seed)
+    distributed.barrier()
     if args.init is not None:
         if not args.init.is_file():
             raise InputError(args.init, "weights to start from not found")
@@ -128,8 +140,12 @@ def train(args: argparse.Namespace) -> int:
             save_checkpoint(path, m, model_name=MODEL, config=m.config.to_dict(), training_command=command,
                             data_seed=args.seed, metrics={"stage": stage, "steps": step})
 
-        stats = run_training(model, args.data, options, device=run.device, checkpoint=checkpoint)
-        print(f"{stage}: trained {stats['steps']} steps, loss {stats['loss']:.3f}", flush=True)
+        state = run.path(state_path(path).name)
+        stats = run_training(model, args.data, options, device=run.device, checkpoint=checkpoint, amp=args.amp,
+                             state_file=state, resume_state=args.resume)
+        run.record(state)
+        if run.is_main:
+            print(f"{stage}: trained {stats['steps']} steps, loss {stats['loss']:.3f}", flush=True)
         run.record(path)
         run.record(path.with_suffix(".json"))
     return run.finish()
@@ -238,13 +254,18 @@ def _translate(model, audio, show) -> dict:
     """Translate a recording segment by segment, calling ``show(words, t)`` as words are emitted."""
     from streammem.models.amt_simulst.decoding import translate_talk
 
-    segments = translate_talk(model, audio, on_words=show)
+    return _result(model, translate_talk(model, audio, on_words=show), len(audio) / 16000)
+
+
+def _result(model, segments: list, audio_seconds: float) -> dict:
+    """The JSON of a translated recording: ``segments`` are ``((start, end) samples, TimedWords)``."""
     return {
         "translation": " ".join(t.text for _, t in segments),
         "segments": [{"start": round(a / 16000, 3), "end": round(b / 16000, 3), "text": t.text,
                       "words": [{"word": w, "emitted_at": round(a / 16000 + d / 1000, 3)}
                                 for w, d in zip(t.words, t.delays, strict=True)]} for (a, b), t in segments],
-        "audio_seconds": len(audio) / 16000, "wait_k": model.wait_k, "shiftable_context": model.shift_center,
+        "audio_seconds": audio_seconds, "wait_k": model.wait_k, "shiftable_context": model.shift_center,
+        "shift_left": model.shift_left,
     }
 
 
@@ -260,13 +281,26 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Translate a file (split into segments at pauses), print the words as emitted, write them with times."""
-    from streammem.streams.audio import load_audio_file
+    """Translate a file (split into segments at pauses), print the words as emitted, write them with times.
+    The file is streamed twice (segments, then translation), so memory does not grow with its length."""
+    from streammem.models.amt_simulst.decoding import translate_recording
+    from streammem.streams.sources import open_source
 
     job = start(args, task="simulst", verb="run", stem=str(args.file), inputs=[args.file])
     model = _load_model(args.weights).to(job.device)
     _set_policy(model, args.wait_k, args.no_shift)
-    result = _translate(model, load_audio_file(args.file), _print_words)
+    model.shift_left = args.shift_left and not args.no_shift
+    source = open_source(str(args.file), kind="audio", chunk_seconds=1.0)
+    samples: list[int] = []  # per pass; the first pass reads the whole file
+
+    def pieces():
+        samples.append(0)
+        for _, chunk in source:
+            samples[-1] += len(chunk)
+            yield chunk
+
+    segments = translate_recording(model, pieces, on_words=_print_words)
+    result = _result(model, segments, samples[0] / 16000)
     job.write_main_json("translation.json",
                    {"source": str(args.file), **result})
     return job.finish()
@@ -274,9 +308,9 @@ def run(args: argparse.Namespace) -> int:
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default=str(SAMPLE_AUDIO),
-                        help="audio file, or 'mic' / 'mic:<device>' to record --seconds from a microphone "
-                        "(default: the bundled English talk)")
-    parser.add_argument("--seconds", type=positive_float, default=8.0, help="microphone recording length")
+                        help="audio file, or 'mic' / 'mic:<device>' for a microphone, translated while it listens "
+                        "until Ctrl-C (default: the bundled English talk)")
+    parser.add_argument("--seconds", type=positive_float, default=None, help="stop a microphone after this long")
     _add_policy_arguments(parser)
     add_common_arguments(parser, "demo", threads=1, out_help="output folder for translation.json and emissions.png "
                          "(default runs/simulst/demo/<source>/)")
@@ -285,36 +319,64 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 def demo(args: argparse.Namespace) -> int:
     """Print German words as they are emitted with their emission times; write them as JSON and a picture of the
     source waveform with each word at its emission time."""
-    import numpy as np
-
     from streammem.streams.audio import load_audio_file
 
     is_mic = str(args.source).startswith("mic")
     job = start(args, task="simulst", verb="demo", stem=str(args.source), inputs=[] if is_mic else [args.source])
     model = _load_model(args.weights).to(job.device)
     _set_policy(model, args.wait_k, args.no_shift)
+    model.shift_left = args.shift_left and not args.no_shift
     if is_mic:
-        from streammem.streams.sources import open_source
-
-        print(f"recording {args.seconds:g} s ...", flush=True)
-        source = open_source(str(args.source), kind="audio", chunk_seconds=0.32, duration=args.seconds)
-        audio = np.concatenate([np.asarray(chunk, np.float32) for _, chunk in source] or [np.zeros(0, np.float32)])
+        result, waveform, rate = _translate_microphone(model, str(args.source), args.seconds)
     else:
-        audio = load_audio_file(args.source)
-    result = _translate(model, audio, _print_words)
+        waveform, rate = load_audio_file(args.source), 16000
+        result = _translate(model, waveform, _print_words)
     reference = Path(args.source).with_suffix(".de")
     if not is_mic and reference.is_file():
         result["reference"] = " ".join(reference.read_text(encoding="utf-8").split())
         print(f"reference: {result['reference']}")
     job.write_json("translation.json", {"source": str(args.source), **result})
     picture = job.path("emissions.png")
-    _plot_emissions(audio, result, picture)
+    _plot_emissions(waveform, result, picture, rate)
     job.record(picture)
     return job.finish()
 
 
-def _plot_emissions(audio, result: dict, path: Path) -> None:
-    """The source waveform with each emitted word placed at its emission time."""
+def _translate_microphone(model, spec: str, seconds: float | None) -> tuple[dict, object, int]:
+    """Translate a microphone while it listens (words printed as emitted) until ``seconds`` or Ctrl-C/SIGTERM,
+    which end the open segment and keep everything. Returns the result, the waveform's peak envelope (10 ms
+    frames, bounded memory for the picture) and its rate."""
+    import sys
+
+    import numpy as np
+
+    from streammem.models.amt_simulst.live import LiveTranslator
+    from streammem.streams.sources import open_source
+
+    source = open_source(spec, kind="audio", chunk_seconds=model.chunk_samples / 16000, duration=seconds)
+    live = LiveTranslator(model, _print_words)
+    envelope: list[np.ndarray] = []
+    print("listening (Ctrl-C to stop) ...", flush=True)
+    chunks = iter(source)
+    try:
+        for _, chunk in chunks:
+            live.push(chunk)
+            frames = np.asarray(chunk, np.float32)[: len(chunk) // 160 * 160].reshape(-1, 160)
+            envelope.append(np.abs(frames).max(1) if len(frames) else np.zeros(0, np.float32))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM stops a live source: keep what was translated
+        print("\nstopped", file=sys.stderr)
+    finally:
+        chunks.close()
+    live.finish()
+    if source.dropped:
+        print(f"{source.dropped} microphone blocks dropped (the model fell behind)", file=sys.stderr)
+    waveform = np.concatenate(envelope) if envelope else np.zeros(0, np.float32)
+    return _result(model, live.segments, live.heard / 16000), waveform, 100
+
+
+def _plot_emissions(audio, result: dict, path: Path, rate: int = 16000) -> None:
+    """The source waveform (samples at ``rate``; below 16 kHz a peak envelope) with each emitted word placed at
+    its emission time."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -323,9 +385,12 @@ def _plot_emissions(audio, result: dict, path: Path) -> None:
 
     from streammem.streams.sinks import save_figure
 
-    t = np.arange(len(audio)) / 16000
-    fig, ax = plt.subplots(figsize=(max(8.0, len(audio) / 16000 * 1.6), 3.2))
-    ax.plot(t, audio, lw=0.4, color="0.55")
+    t = np.arange(len(audio)) / rate
+    fig, ax = plt.subplots(figsize=(max(8.0, len(audio) / rate * 1.6), 3.2))
+    if rate < 16000:
+        ax.fill_between(t, -audio, audio, lw=0.4, color="0.55")
+    else:
+        ax.plot(t, audio, lw=0.4, color="0.55")
     for seg in result["segments"]:
         ax.axvspan(seg["start"], seg["end"], color="tab:blue", alpha=0.06)
         for i, w in enumerate(seg["words"]):
