@@ -19,7 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from streammem.errors import InputError
 
-__all__ = ["AnomalyItem", "AnomalySplit", "IMAGE_SUFFIXES", "list_images", "load_image", "load_mask", "mask_for",
+__all__ = ["AnomalyItem", "AnomalySplit", "IMAGE_SUFFIXES", "list_images", "load_image", "load_mask", "mask_for", "open_image",
            "name_order", "stem_matches"]
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -82,7 +82,7 @@ def mask_for(image: Path, mask_files: Iterable[Path]) -> Path | None:
     return (exact or matches or [None])[0]
 
 
-def _open(path: Path) -> Image.Image:
+def open_image(path: Path) -> Image.Image:
     """The decoded image; a header claiming more than PIL's ``MAX_IMAGE_PIXELS`` (89 M) is refused before any
     pixel memory is allocated (PIL itself only warns below twice that and raises a non-OSError above)."""
     try:
@@ -103,7 +103,7 @@ def _open(path: Path) -> Image.Image:
 def load_image(path: str | os.PathLike, channels: int) -> np.ndarray:
     """uint8 (H, W, channels) with channels 1 (grey) or 3 (RGB); other modes (palette, RGBA, 16-bit) converted."""
     path = Path(path)
-    img = _open(path)
+    img = open_image(path)
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.float64)
         top = 65535.0 if arr.max() > 255 else 255.0
@@ -116,7 +116,7 @@ def load_image(path: str | os.PathLike, channels: int) -> np.ndarray:
 def load_mask(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
     """Binary mask (H, W) bool; ``size`` (H, W) must be its image's size (an InputError names both)."""
     path = Path(path)
-    arr = np.asarray(_open(path).convert("L"))
+    arr = np.asarray(open_image(path).convert("L"))
     if arr.shape != tuple(size):
         raise InputError(path, f"mask is {arr.shape[1]}x{arr.shape[0]} but its image is {size[1]}x{size[0]}")
     return arr > 127

@@ -342,10 +342,9 @@ def _read_map(maps: Path, rel: Path):
             raise InputError(npy, f"unreadable map ({err})") from None
         return arr.reshape(arr.shape[-2:]) if arr.ndim == 3 and arr.shape[0] == 1 else arr
     if png.is_file():
-        from PIL import Image
+        from streammem.data.anomaly_images import open_image
 
-        with Image.open(png) as img:
-            arr = np.asarray(img, dtype=np.float64)
+        arr = np.asarray(open_image(png), dtype=np.float64)  # the same size guard and one-line errors as images
         return arr / (65535.0 if arr.max() > 255 else 255.0)
     raise InputError(base, "no anomaly map (.npy or .png) for this image")
 

@@ -79,6 +79,21 @@ def test_score_with_maps_gives_pixel_metrics_and_refuses_bad_rows(trained, tmp_p
     assert main_score(cat, csv_path) == "not in the test split"
 
 
+def test_score_refuses_a_truncated_png_map_in_one_line(trained, tmp_path):
+    from streammem.errors import InputError
+
+    _, cat, _ = trained
+    item = anomaly.read_split(cat).test[0]
+    rel = item.path.relative_to(cat)
+    maps = tmp_path / "maps"
+    (maps / rel.parent).mkdir(parents=True)
+    ok, encoded = cv2.imencode(".png", np.zeros((16, 16), np.uint16))
+    (maps / rel.with_suffix(".png")).write_bytes(encoded.tobytes()[:40])  # header only: the pixels are cut off
+    with pytest.raises(InputError) as err:
+        anomaly._read_map(maps, rel)
+    assert "truncated" in str(err.value) and "\n" not in str(err.value)
+
+
 def main_score(cat, csv_path):
     from streammem.errors import InputError
 
