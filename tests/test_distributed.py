@@ -44,3 +44,16 @@ def test_two_gloo_processes_give_the_one_process_metrics(task, tmp_path):
     b = json.loads((two / "metrics.json").read_text())
     assert _timing_free(a) == _timing_free(b)
     assert sorted(p.name for p in (one / "streams").iterdir()) == sorted(p.name for p in (two / "streams").iterdir())
+
+
+@pytest.mark.slow
+def test_missing_synthetic_track_data_is_generated_by_rank_zero_alone(tmp_path):
+    script = ("import sys, torch; from pathlib import Path; from streammem import distributed; "
+              "from streammem.tasks.track import ensure_synthetic_test; "
+              "distributed.init_from_env(torch.device('cpu')); ensure_synthetic_test(Path(sys.argv[1])); "
+              "distributed.shutdown()")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "--no-python",
+                 sys.executable, "-c", script, str(tmp_path / "synth")], env)
+    assert done.stdout.count("generating held-out synthetic sequences") == 1
+    assert (tmp_path / "synth" / "val_seqmap.txt").is_file()

@@ -199,13 +199,17 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def ensure_synthetic_test(root: Path = DEFAULT_DATA, split: str = "val") -> Path:
-    """The held-out synthetic split (seeds ``TEST_SEEDS``), generated on first use."""
+    """The held-out synthetic split (seeds ``TEST_SEEDS``), generated on first use (under torchrun by rank 0
+    alone, the other ranks waiting for it)."""
+    from streammem import distributed
     from streammem.data.completion import interrupted
     from streammem.data.synthetic_mot import write_split
 
-    if not (root / f"{split}_seqmap.txt").is_file() or interrupted(root / split):
+    missing = not (root / f"{split}_seqmap.txt").is_file() or interrupted(root / split)
+    if missing and distributed.is_main():
         print(f"generating held-out synthetic sequences (seeds {TEST_SEEDS[0]}-{TEST_SEEDS[-1]}) in {root}/{split}")
         write_split(root, split, TEST_SEEDS)
+    distributed.barrier()
     return root
 
 
