@@ -202,7 +202,7 @@ def train_model(
             losses["class"] = settings.class_weight * losses["class"]
         loss = sum(losses.values())
         trainer.step(loss)
-        if trainer.is_main:
+        if trainer.is_main and (it + 1) % 10 == 0:  # reading the loss waits for the device: not every step
             bar.set_postfix(loss=f"{loss.item():.3f}")
         if (it + 1) % settings.eval_every == 0 or it + 1 == settings.iterations:
             metrics = evaluate(model, select, cfg, settings)

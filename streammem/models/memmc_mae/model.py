@@ -244,7 +244,7 @@ class MemMCMAE(nn.Module):
             levels.append(proj(outputs[self.level_index[i]]))
         visible = self.decoder_embed(self.norm(h))
         b, dd = visible.shape[0], visible.shape[-1]
-        y = self.mask_token.expand(b, self.num_patches, dd).clone()
+        y = self.mask_token.expand(b, self.num_patches, dd).to(visible.dtype).clone()  # autocast: bf16/fp16 rows
         y = y.scatter(1, keep.unsqueeze(-1).expand(-1, -1, dd), visible) + self.decoder_pos_embed
         for block in self.decoder_blocks:
             y = block(y, levels)
