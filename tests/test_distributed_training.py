@@ -290,3 +290,12 @@ def test_shards_of_an_uneven_batch_are_padded_like_distributed_sampler():
     assert trainer.shard([5, 6, 7]) == [6, 5] and trainer.shard([9]) == [9]
     assert torch.equal(trainer.shard(torch.tensor([True, False, True])), torch.tensor([False, True]))
     assert list(trainer.shard(np.arange(4))) == [1, 3]
+
+
+def test_fp16_training_off_cuda_is_a_one_line_error_before_any_work(tmp_path, capsys):
+    from streammem.cli import main
+
+    assert main(["train", "anomaly", "--data", str(tmp_path / "none"), "--amp", "fp16", "--device", "cpu",
+                 "--out", str(tmp_path / "w.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert "fp16 training needs CUDA" in err and "Traceback" not in err and not (tmp_path / "w.safetensors").exists()

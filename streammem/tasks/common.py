@@ -395,6 +395,9 @@ def start(args: argparse.Namespace, *, task: str, verb: str, stem: str, inputs: 
         distributed.init_from_env(device)  # a no-op unless started by torchrun
         if verb == "train":  # --seed fixes the initial weights too (the same on every rank), not only the data order
             torch.manual_seed(int(args.seed))
+            from streammem.training import amp_dtype
+
+            amp_dtype(getattr(args, "amp", None), device)  # --amp fp16 off CUDA: refused before any work
     weights = getattr(args, "weights", None)
     all_inputs = [*inputs, weights] + ([_sidecar(weights)] if weights else [])
     outputs = Outputs.plan(task, verb, stem, getattr(args, "out", None), all_inputs, main_suffixes)
