@@ -152,7 +152,8 @@ def _recompute(task: dict[str, Any]) -> list[str]:
     rc, ratios = task["recompute"], task["ratios"]
     rows = [[f"{a['n']:,}", "measured" if a["measured"] else "fit", _ms(a["ms"]), _bytes(a["history_bytes"]),
              _bytes(a["peak_bytes"])] for a in rc["at_positions"]]
-    out = [f"**Full-context recompute**: {rc['what']}; {rc['tokens_per_step']:,} tokens per step.", "",
+    tokens = rc["tokens_per_step"]
+    out = [f"**Full-context recompute**: {rc['what']}; {tokens:,} token{'' if tokens == 1 else 's'} per step.", "",
            *_table(["history n (steps)", "how", "ms per step", "history kept", "peak allocated"], rows), ""]
     fitted = any(not a["measured"] for a in rc["at_positions"])
     if fitted:
@@ -161,6 +162,13 @@ def _recompute(task: dict[str, Any]) -> list[str]:
                 if stop else "") + "; beyond that:", "",
                 f"- time: {_fit_text(rc['fit_ms'], 'ms')}",
                 f"- peak allocated: {_fit_text(rc['fit_peak_bytes'], 'MiB', 1 / 2**20)}", ""]
+    if fitted:
+        last = rc["measured"][-1]
+        their_bytes = last["history_bytes"] + last["peak_bytes"]
+        out += [f"Without the fit: the largest measured recompute (n = {last['n']:,}) takes {_ms(last['ms'])} ms and "
+                f"{_bytes(their_bytes)}, already {_times(last['ms'] / ratios['ours_ms'])} the time and "
+                f"{_times(their_bytes / ratios['ours_bytes'])} the memory of the streaming step at step "
+                f"{ratios['position']:,}.", ""]
     out += [f"At step {ratios['position']:,}: the streaming step takes {_ms(ratios['ours_ms'])} ms and "
             f"{_bytes(ratios['ours_bytes'])} (state + peak of one step), the recompute "
             f"{_ms(ratios['recompute_ms'])} ms and {_bytes(ratios['recompute_bytes'])} (history + peak)"
@@ -177,8 +185,8 @@ def _peers(task: dict[str, Any]) -> list[str]:
             for p in task["peers"]]
     header = ["config", "ours", "peer", "scope", "ours ms", "peer ms", "time ratio", "ours MFLOP", "peer MFLOP",
               "time per FLOP ratio", "max abs diff"]
-    return ["**Equal-size peers** (same input on both sides; time per FLOP ratio below 1: ours does more per "
-            "FLOP; max abs diff where both compute the same function):", "", *_table(header, rows), ""]
+    return ["**Equal-size peers** (same input on both sides; time per FLOP ratio below 1: ours runs more "
+            "FLOPs per second than the peer; max abs diff where both compute the same function):", "", *_table(header, rows), ""]
 
 
 def _efficiency(task: dict[str, Any]) -> list[str]:
