@@ -21,7 +21,7 @@ Tasks, their test items and metrics, and ``--schedule`` (the training length; de
 - ``tal``: MATR tiny, variants queue|gated|knn|none; 60 Test streams; mAP_avg, mAP@0.5. Schedule = ``train tal
   --iterations`` (short 400; full 2800).
 - ``track``: MeMOTR tiny, variants ema|gated|none; the 8 held-out synthetic sequences; HOTA, AssA (TrackEval's
-  combination over the drawn sequences). Schedule = ``train track --iterations`` (short 300; full 15000).
+  combination over the drawn sequences). Schedule = ``train track --iterations`` (short 150; full 15000).
 - ``asr``: Conformer-NTM tiny, variants ntm|gated|knn|none, each fine-tuned (``--init-from``, lr 1e-3) from
   the same conformer: the shipped model with its memory removed (a from-scratch tiny model stays at 100 % WER
   for thousands of steps); the 300 held-out short test utterances, streaming; WER, CER pooled over the drawn
@@ -368,7 +368,7 @@ def score_anomaly(scores: dict[str, float], items: Sequence[str]) -> dict[str, f
 TASKS = {
     "tal": Task(train_tal, identity, score_tal, tal_items, ("mAP_avg", "mAP@0.5"), ("queue", "none"), "400", "2800"),
     "track": Task(train_track, prepare_track, score_track, track_items, ("HOTA", "AssA"), ("ema", "none"),
-                  "300", "15000"),
+                  "150", "15000"),
     "asr": Task(train_asr, identity, score_asr, asr_items, ("WER", "CER"), ("ntm", "none"), "60", "4200"),
     "simulst": Task(train_simulst, prepare_simulst, score_simulst, simulst_items, ("BLEU", "AL"), ("bank", "none"),
                     "30+120", "241+1462"),

@@ -56,7 +56,7 @@ def memory_table(tables: list[dict]) -> str:
                 cell += f"; ref − this {d['difference']:+.2f} ({d['low']:+.2f} .. {d['high']:+.2f})"
             cells.append(cell)
         lines.append("| " + " | ".join(cells) + " |")
-    notes = [f"{t['task']}: {len(t['seeds'])} seeds, {t['items']} test items, schedule {t.get('schedule', '?')}"
+    notes = [f"{t['task']}: {len(t['seeds'])} seeds, {t['items']} test items, schedule {t.get('schedule', t.get('iterations', '?'))}"
              for t in tables]
     return "\n".join(lines) + "\n\n" + "; ".join(notes) + ".\n"
 
