@@ -14,6 +14,7 @@ from pathlib import Path
 from streammem.evaluation.resume import StreamResults, fingerprint
 from streammem.tasks import training_command
 from streammem.tasks.common import (
+    ALL_DEVICES,
     add_common_arguments,
     add_export_options,
     config_errors,
@@ -40,6 +41,7 @@ __all__ = [
 
 # Inference and training here run on the CPU; CUDA and MPS wait for a GPU check of every path.
 DEVICES = ("cpu",)
+TRAIN_DEVICES = ALL_DEVICES  # the training loop builds every tensor on the model's device
 
 MODEL = "conformer_ntm"
 DEFAULT_DATA = Path("runs/synth_speech")

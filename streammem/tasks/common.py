@@ -9,7 +9,8 @@ supports it defines ``add_<verb>_arguments(parser)`` (which starts with :func:`a
   ``train`` adds ``--config NAME|FILE.py|FILE.yaml``, ``--set KEY=VALUE`` and ``--seed``; ``eval`` adds
   ``--resume``/``--no-resume`` (reuse the per-stream results of an earlier run, :mod:`streammem.evaluation.resume`);
 - **devices and threads** (:func:`resolve_device`), set up once by :func:`start`; a task module whose code
-  paths run on fewer devices says so with ``DEVICES = ("cpu",)`` and ``--device`` refuses the others;
+  paths run on fewer devices says so with ``DEVICES = ("cpu",)`` (or, for one verb, ``TRAIN_DEVICES = ...``)
+  and ``--device`` refuses the others;
 - **weights resolution** (:func:`resolve_weights`): the shipped file for a model and config, or the user's;
 - **the output convention** ``runs/<task>/<verb>/<stem>/`` (:class:`Outputs`): every verb writes its JSON
   there unless ``--out`` says otherwise; the last line printed names what was written;
@@ -70,6 +71,7 @@ __all__ = [
     "start",
     "start_export",
     "start_score",
+    "supported_devices",
     "train_config",
 ]
 
@@ -180,6 +182,12 @@ def resolve_device(name: str, supported: Iterable[str] = ALL_DEVICES, what: str 
     if device.type not in supported:
         raise InputError("--device", f"'{name}': {what} runs on {' and '.join(supported)} only")
     return device
+
+
+def supported_devices(module: Any, verb: str) -> tuple[str, ...]:
+    """The devices ``verb`` of a task module runs on: its ``<VERB>_DEVICES`` (e.g. ``TRAIN_DEVICES``), else its
+    ``DEVICES``, else every device."""
+    return tuple(getattr(module, f"{verb.upper()}_DEVICES", getattr(module, "DEVICES", ALL_DEVICES)))
 
 
 # ----------------------------------------------------------------------------------------------- weights
@@ -391,7 +399,7 @@ def start(args: argparse.Namespace, *, task: str, verb: str, stem: str, inputs: 
 
         torch.set_num_threads(int(args.threads))
         module = sys.modules.get(f"streammem.tasks.{task}")
-        device = resolve_device(args.device, getattr(module, "DEVICES", ALL_DEVICES), f"streammem {verb} {task}")
+        device = resolve_device(args.device, supported_devices(module, verb), f"streammem {verb} {task}")
         distributed.init_from_env(device)  # a no-op unless started by torchrun
         if verb == "train":  # --seed fixes the initial weights too (the same on every rank), not only the data order
             torch.manual_seed(int(args.seed))

@@ -18,6 +18,7 @@ from typing import Any
 from streammem.errors import InputError, StreamMemError
 from streammem.tasks import training_command
 from streammem.tasks.common import (
+    ALL_DEVICES,
     add_common_arguments,
     add_export_options,
     config_errors,
@@ -36,6 +37,7 @@ __all__ = ["load_model", "VARIANTS"] + [
 
 # Inference and training here run on the CPU; CUDA and MPS wait for a GPU check of every path.
 DEVICES = ("cpu",)
+TRAIN_DEVICES = ALL_DEVICES  # the training loop builds every tensor on the model's device
 
 PACKAGE = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path("runs/tal_synthetic")

@@ -16,6 +16,7 @@ from streammem.errors import InputError, StreamMemError
 from streammem.evaluation.resume import StreamResults, fingerprint
 from streammem.tasks import training_command
 from streammem.tasks.common import (
+    ALL_DEVICES,
     add_common_arguments,
     add_export_options,
     config_errors,
@@ -38,6 +39,7 @@ __all__ = [
 
 # Inference and training here run on the CPU; CUDA and MPS wait for a GPU check of every path.
 DEVICES = ("cpu",)
+TRAIN_DEVICES = ALL_DEVICES  # the training loop builds every tensor on the model's device
 
 PACKAGE = Path(__file__).resolve().parent.parent
 SAMPLE_CLIP = PACKAGE / "samples" / "track_sample.mp4"

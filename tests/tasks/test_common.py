@@ -140,3 +140,11 @@ def test_bad_config_files_are_one_line_errors(tmp_path, text, message):
 def test_json_safe_gives_strict_json():
     value = common.json_safe({"a": [np.int64(3), (1.0, math.inf)], 2: torch.tensor([1.5])})
     assert json.loads(json.dumps(value, allow_nan=False)) == {"a": [3, [1.0, None]], "2": [1.5]}
+
+
+def test_a_verb_may_run_on_more_devices_than_its_task():
+    from streammem.tasks import asr, simulst
+
+    assert common.supported_devices(asr, "train") == common.ALL_DEVICES
+    assert common.supported_devices(asr, "eval") == ("cpu",)
+    assert common.supported_devices(simulst, "train") == simulst.DEVICES  # no TRAIN_DEVICES: DEVICES for all
