@@ -8,28 +8,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from simulst_small import SMALL, write_small_checkpoint
 
-from streammem.checkpoints import save_checkpoint
 from streammem.cli import main
-from streammem.models import build_model
 from streammem.tasks import simulst, verbs_of
-
-SMALL = dict(num_mels=80, d_model=16, num_heads=2, ffn_dim=32, encoder_layers=2, decoder_layers=1,
-             subsampling_channels=4, center_frames=32, left_frames=16, right_frames=16, memory_size=2,
-             pre_decision=4, wait_k=1, train_wait_k=(), max_source_blocks=32, max_target_tokens=8, target_pieces=30,
-             dropout=0.0)
-TEXTS = ["Gestern sah der Mann den Hund.", "Die Frau machte das Fenster zu.", "Ich denke, dass er alt war."] * 20
 
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    torch.manual_seed(0)
-    model = build_model("amt_simulst", SMALL)
-    model.fit_tokenizer(TEXTS)
-    path = tmp_path_factory.mktemp("w") / "small.safetensors"
-    save_checkpoint(path, model, model_name="amt_simulst", config=model.config.to_dict(), training_command="test",
-                    data_seed=0)
-    return path
+    return write_small_checkpoint(tmp_path_factory.mktemp("w") / "small.safetensors")
 
 
 @pytest.fixture(scope="module")

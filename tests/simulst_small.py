@@ -1,0 +1,24 @@
+"""A small random-weight simulst checkpoint (tokenizer fitted on a few German sentences), for the task tests."""
+
+from pathlib import Path
+
+import torch
+
+from streammem.checkpoints import save_checkpoint
+from streammem.models import build_model
+
+SMALL = dict(num_mels=80, d_model=16, num_heads=2, ffn_dim=32, encoder_layers=2, decoder_layers=1,
+             subsampling_channels=4, center_frames=32, left_frames=16, right_frames=16, memory_size=2,
+             pre_decision=4, wait_k=1, train_wait_k=(), max_source_blocks=32, max_target_tokens=8, target_pieces=30,
+             dropout=0.0)
+TEXTS = ["Gestern sah der Mann den Hund.", "Die Frau machte das Fenster zu.", "Ich denke, dass er alt war."] * 20
+
+
+def write_small_checkpoint(path: Path) -> Path:
+    """``SMALL`` built from seed 0 with its tokenizer fitted on ``TEXTS``, saved as safetensors + JSON at ``path``."""
+    torch.manual_seed(0)
+    model = build_model("amt_simulst", SMALL)
+    model.fit_tokenizer(TEXTS)
+    save_checkpoint(path, model, model_name="amt_simulst", config=model.config.to_dict(), training_command="test",
+                    data_seed=0)
+    return path
