@@ -29,13 +29,13 @@ ASR = {"task": "asr", "metrics": ["WER", "CER"], "seeds": [0, 1, 2], "items": 30
                        "ntm - none": {"WER": {"difference": 1.0, "low": -0.5, "high": 2.5}}}}
 
 
-def test_rows_are_memory_types_and_columns_tasks_with_their_first_metric():
+def test_rows_are_memory_types_none_last_and_columns_tasks_with_their_first_metric():
     lines = memory_table.memory_table([TAL, ASR]).splitlines()
     assert lines[0] == "| memory | tal: mAP_avg | asr: WER |"
     assert lines[2] == "| queue | 6.38 ± 0.79 (ref) | – |"
-    assert lines[3] == "| none | 4.10 ± 1.39; ref − this +2.27 (+1.18 .. +3.98) | 49.00 ± 0.50; ref − this +1.00 (-0.50 .. +2.50) |"
-    assert lines[4] == "| ntm | – | 50.00 ± 1.00 (ref) |"
-    assert lines[5].startswith("| gated | – | 48.00 ± 2.00; ref − this +2.00")
+    assert lines[3] == "| ntm | – | 50.00 ± 1.00 (ref) |"
+    assert lines[4].startswith("| gated | – | 48.00 ± 2.00; ref − this +2.00")
+    assert lines[5] == "| none | 4.10 ± 1.39; ref − this +2.27 (+1.18 .. +3.98) | 49.00 ± 0.50; ref − this +1.00 (-0.50 .. +2.50) |"
 
 
 def test_a_file_that_is_not_a_table_is_a_one_line_error(tmp_path):

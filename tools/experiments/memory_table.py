@@ -35,8 +35,9 @@ def read_tables(paths: list[Path]) -> list[dict]:
 
 
 def memory_table(tables: list[dict]) -> str:
-    """Markdown: one row per memory type (in order of first appearance), one column per task."""
-    rows = list(dict.fromkeys(v for t in tables for v in t["variants"]))
+    """Markdown: one row per memory type (in order of first appearance, ``none`` last), one column per task."""
+    rows = list(dict.fromkeys(v for t in tables for v in t["variants"] if v != "none"))
+    rows += ["none"] if any("none" in t["variants"] for t in tables) else []
     metrics = [t.get("metrics", list(next(iter(t["variants"].values()))))[0] for t in tables]
     header = ["memory"] + [f"{t['task']}: {m}" for t, m in zip(tables, metrics, strict=True)]
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---|" * len(tables)]
