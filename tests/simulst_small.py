@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import numpy as np
+import soundfile as sf
 import torch
 
 from streammem.checkpoints import save_checkpoint
@@ -22,3 +24,16 @@ def write_small_checkpoint(path: Path) -> Path:
     save_checkpoint(path, model, model_name="amt_simulst", config=model.config.to_dict(), training_command="test",
                     data_seed=0)
     return path
+
+
+def write_two_segment_talk(root: Path) -> Path:
+    """A MuST-C ``en-de/data/train`` split under ``root``: 6 s of noise as one talk, cut into two segments."""
+    split = root / "en-de" / "data" / "train"
+    (split / "wav").mkdir(parents=True)
+    (split / "txt").mkdir()
+    sf.write(split / "wav" / "ted_1.wav", 0.1 * np.random.default_rng(0).standard_normal(16000 * 6), 16000)
+    (split / "txt" / "train.yaml").write_text("- {duration: 1.5, offset: 0.5, wav: ted_1.wav}\n"
+                                              "- {duration: 1.03, offset: 3.0, wav: ted_1.wav}\n")
+    (split / "txt" / "train.en").write_text("The dog slept.\nIt was big.\n")
+    (split / "txt" / "train.de").write_text("Der Hund schlief.\nEr war groß.\n")
+    return root

@@ -107,20 +107,12 @@ def test_asr_trains_on_cuda(amp, tmp_path):
 
 
 def test_simulst_asr_stage_trains_on_cuda(tmp_path):
-    import numpy as np
-    import soundfile as sf
+    from simulst_small import write_two_segment_talk
 
     from streammem.models import build_model
     from streammem.models.amt_simulst.training import TrainOptions, train
 
-    split = tmp_path / "en-de" / "data" / "train"
-    (split / "wav").mkdir(parents=True)
-    (split / "txt").mkdir()
-    sf.write(split / "wav" / "ted_1.wav", 0.1 * np.random.default_rng(0).standard_normal(16000 * 6), 16000)
-    (split / "txt" / "train.yaml").write_text("- {duration: 1.5, offset: 0.5, wav: ted_1.wav}\n"
-                                              "- {duration: 1.03, offset: 3.0, wav: ted_1.wav}\n")
-    (split / "txt" / "train.en").write_text("The dog slept.\nIt was big.\n")
-    (split / "txt" / "train.de").write_text("Der Hund schlief.\nEr war groß.\n")
+    write_two_segment_talk(tmp_path)
     torch.manual_seed(0)
     model = build_model("amt_simulst", "tiny", target_pieces=22)
     stats = train(model, tmp_path, TrainOptions(stage="asr", max_steps=3, batch_size=2), device=CUDA)

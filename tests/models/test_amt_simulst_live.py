@@ -56,12 +56,7 @@ def test_a_stream_stopped_mid_sentence_ends_the_open_segment(shipped):
 
 
 def test_memory_stays_bounded_on_an_endless_stream():
-    torch.manual_seed(0)
-    model = build_model("amt_simulst", dict(num_mels=80, d_model=16, num_heads=2, ffn_dim=32, encoder_layers=1,
-                                            decoder_layers=1, subsampling_channels=4, center_frames=32, left_frames=16,
-                                            right_frames=16, memory_size=2, pre_decision=4, wait_k=1,
-                                            max_target_tokens=4, target_pieces=30)).eval()
-    model.fit_tokenizer(TEXTS)
+    model = _small_model()
     live = LiveTranslator(model)
     held = []
     for piece in _bursts(60):  # a minute
@@ -70,6 +65,17 @@ def test_memory_stays_bounded_on_an_endless_stream():
     assert len(live.segments) >= 28  # one per burst
     assert max(held) <= 2 * 16000 + 1600 + 160 + 16000  # context + pad + a frame + what the last push brought
     assert live.heard == 60 * 16000
+
+
+def _small_model():
+    """A one-layer random-weight model (seed 0) with its tokenizer fitted on ``TEXTS``."""
+    torch.manual_seed(0)
+    model = build_model("amt_simulst", dict(num_mels=80, d_model=16, num_heads=2, ffn_dim=32, encoder_layers=1,
+                                            decoder_layers=1, subsampling_channels=4, center_frames=32, left_frames=16,
+                                            right_frames=16, memory_size=2, pre_decision=4, wait_k=1,
+                                            max_target_tokens=4, target_pieces=30)).eval()
+    model.fit_tokenizer(TEXTS)
+    return model
 
 
 def _bursts(seconds: int):
@@ -93,12 +99,7 @@ def test_a_recording_in_pieces_translates_as_the_whole_does(shipped):
 
 
 def test_a_long_recording_is_translated_in_bounded_memory():
-    torch.manual_seed(0)
-    model = build_model("amt_simulst", dict(num_mels=80, d_model=16, num_heads=2, ffn_dim=32, encoder_layers=1,
-                                            decoder_layers=1, subsampling_channels=4, center_frames=32, left_frames=16,
-                                            right_frames=16, memory_size=2, pre_decision=4, wait_k=1,
-                                            max_target_tokens=4, target_pieces=30)).eval()
-    model.fit_tokenizer(TEXTS)
+    model = _small_model()
     tracemalloc.start()
     try:
         segments = translate_recording(model, lambda: _bursts(60))  # a minute: 3.8 MB of float32 audio

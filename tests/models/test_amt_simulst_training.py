@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
+from simulst_small import write_two_segment_talk
 
 from streammem.data.mustc import read_split
 from streammem.models import build_model
@@ -17,15 +17,7 @@ SMALL = dict(num_mels=20, d_model=16, num_heads=2, ffn_dim=32, encoder_layers=2,
 
 @pytest.fixture
 def talk(tmp_path):
-    split = tmp_path / "en-de" / "data" / "train"
-    (split / "wav").mkdir(parents=True)
-    (split / "txt").mkdir()
-    sf.write(split / "wav" / "ted_1.wav", 0.1 * np.random.default_rng(0).standard_normal(16000 * 6), 16000)
-    (split / "txt" / "train.yaml").write_text("- {duration: 1.5, offset: 0.5, wav: ted_1.wav}\n"
-                                              "- {duration: 1.03, offset: 3.0, wav: ted_1.wav}\n")
-    (split / "txt" / "train.en").write_text("The dog slept.\nIt was big.\n")
-    (split / "txt" / "train.de").write_text("Der Hund schlief.\nEr war groß.\n")
-    return read_split(tmp_path, "train")
+    return read_split(write_two_segment_talk(tmp_path), "train")
 
 
 def test_context_is_whole_chunks_before_the_segment(talk):
