@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -163,8 +162,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as done:  # --help, or a usage error argparse already printed in one line
         return int(done.code or 0)
-    if args.verb == "bench":  # before torch loads OpenMP: on shared cores, spinning threads slow a step tens of times
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         with sigterm_as_interrupt(), _autograd_for(args.verb):
             return int(args.func(args) or 0)

@@ -222,10 +222,11 @@ def _machine(result: dict[str, Any], source: str | None) -> list[str]:
              f"{result['matmul']['flops_per_second'] / 1e9:.1f} GFLOP/s on these threads (the fastest of "
              f"{result['matmul'].get('repeats', 1)} products of {result['matmul']['size']}² matrices)"
              + (f"; from `{source}`" if source else "") + "."]
-    if m.get("omp_wait_policy"):
-        lines.append(f"OpenMP threads waited with OMP_WAIT_POLICY={m['omp_wait_policy']} (`streammem bench` sets "
-                     "PASSIVE unless the variable is set: threads that spin while other jobs hold the cores make a "
-                     "2-thread step many times slower).")
+    policy = m.get("omp_wait_policy")
+    lines.append(f"OpenMP threads waited with OMP_WAIT_POLICY={policy}." if policy else
+                 "OpenMP threads waited with OpenMP's default policy (OMP_WAIT_POLICY unset: spin briefly, then "
+                 "sleep). Under PASSIVE, idle threads sleep at once, so each of the many small "
+                 "operations of a batch-1 step waits for a thread to wake: set OMP_WAIT_POLICY=PASSIVE to see it.")
     if load > 0.5:
         lines.append(f"Other jobs shared the CPU during this run (load average {load:.1f} at its start on "
                      f"{m['cpu_cores']} cores): absolute times carry that load, ratios compare numbers from the "
