@@ -102,3 +102,30 @@ def test_track_draw_combines_sequences_as_trackeval_does():
     combined = tracking_table(stats)["COMBINED"]
     assert both == {"HOTA": pytest.approx(combined["HOTA"]), "AssA": pytest.approx(combined["AssA"])}
     assert both["AssA"] < ablate.score_track(stats, ["good", "good", "swap"])["AssA"] < 100.0  # the repeat counts
+
+
+def test_anomaly_texture_runs_train_and_eval_on_the_texture_set_with_its_model_options(monkeypatch, tmp_path):
+    calls = []
+
+    def fake_streammem(*args):
+        calls.append(args)
+        if args[0] == "eval":
+            out = Path(args[args.index("--out") + 1])
+            out.mkdir(parents=True)
+            (out / "scores.csv").write_text("path,score\ntest/good/000.png,0.5\n")
+
+    monkeypatch.setattr(ablate, "streammem", fake_streammem)
+    monkeypatch.setattr(ablate, "ANOMALY", ablate.AnomalyData(ablate.TEXTURE_DATA, ablate.TEXTURE_TRAIN))
+    scores = ablate.train_anomaly("none", 1, "20", tmp_path / "none_s1")
+    train, evaluate = calls
+    assert scores == {"test/good/000.png": 0.5}
+    assert train[:4] == ("train", "anomaly", "--data", str(ablate.TEXTURE_DATA))
+    assert "in_chans=3" in train and "--flip" in train and "memory=none" in train
+    assert evaluate[:4] == ("eval", "anomaly", "--data", str(ablate.TEXTURE_DATA))
+
+
+def test_data_options_are_refused_for_other_tasks(capsys):
+    with pytest.raises(SystemExit) as stop:
+        ablate.main(["tal", "--texture"])
+    assert stop.value.code == 2
+    assert "--data and --texture are options of the anomaly protocol" in capsys.readouterr().err

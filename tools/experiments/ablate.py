@@ -32,6 +32,10 @@ Tasks, their test items and metrics, and ``--schedule`` (the training length; de
   the two training stages (``--max-steps`` of ``--stage asr`` then ``--stage st``; short 30+120; full 241+1462).
 - ``anomaly``: MemMC-MAE tiny on the digits one-class set (digit 0 normal), variants attention|memae|none;
   its test images; image AUROC. Schedule = ``train anomaly --iterations`` (short 200; full 1500).
+  ``--data DIR`` runs it on another MVTec-style category folder instead (``train/good``, ``test/<kind>``);
+  ``--texture`` on the defect-texture set (``runs/anomaly/data/texture``, written on first use), 64x64
+  colour with the tiny config's 8x8 patches, 3 channels and horizontal flips, as its shipped weights were
+  trained.
 
 Wall-clock budgets (asr ``--minutes``, simulst ``--asr-minutes/--st-minutes``) are set out of reach, so every
 run stops at its step count and is reproducible. Relative paths are taken from the repository root, whatever
@@ -333,14 +337,36 @@ def simulst_items() -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------- anomaly
+TEXTURE_DATA = Path("runs/anomaly/data/texture")
+# The texture set's model: 64x64 colour, 8x8 patches, flips (as tools/experiments/anomaly_digits.py --texture).
+TEXTURE_TRAIN = ("--set", "image_size=64", "--set", "patch_size=8", "--set", "in_chans=3",
+                 "--set", "pixel_mean=[0.5,0.5,0.5]", "--set", "pixel_std=[0.5,0.5,0.5]", "--flip")
+
+
+@dataclass
+class AnomalyData:
+    """The category the anomaly protocol trains and tests on (``--data``/``--texture``; default digits 0)."""
+
+    folder: Path | None = None  # None: ``streammem``'s default digits set
+    train_options: tuple[str, ...] = ()
+
+
+ANOMALY = AnomalyData()
+
+
+def _anomaly_data_options() -> list[str]:
+    return [] if ANOMALY.folder is None else ["--data", str(ANOMALY.folder)]
+
+
 def train_anomaly(variant: str, seed: int, schedule: str, out: Path) -> dict[str, float]:
     """``train anomaly --set memory=VARIANT --iterations N`` then ``eval anomaly``; each test image's score."""
     import csv
 
     weights = out / "weights.safetensors"
-    streammem("train", "anomaly", "--set", f"memory={variant}", "--seed", str(seed), "--iterations",
-              *steps(schedule), "--threads", "1", "--out", str(weights))
-    streammem("eval", "anomaly", "--weights", str(weights), "--threads", "1", "--out", str(out / "eval"))
+    streammem("train", "anomaly", *_anomaly_data_options(), *ANOMALY.train_options, "--set", f"memory={variant}",
+              "--seed", str(seed), "--iterations", *steps(schedule), "--threads", "1", "--out", str(weights))
+    streammem("eval", "anomaly", *_anomaly_data_options(), "--weights", str(weights), "--threads", "1",
+              "--out", str(out / "eval"))
     with (out / "eval" / "scores.csv").open(newline="") as f:
         return {row["path"]: float(row["score"]) for row in csv.DictReader(f)}
 
@@ -349,11 +375,16 @@ _ANOMALY_LABELS: dict[str, int] = {}
 
 
 def anomaly_items() -> list[str]:
-    """The test images (paths relative to the data folder) of the default digits set; labels kept for scoring."""
+    """The test images (paths relative to the data folder) of the category; labels kept for scoring."""
     from streammem.tasks.anomaly import DEFAULT_DATA, read_split
 
-    for item in read_split(DEFAULT_DATA).test:
-        _ANOMALY_LABELS[item.path.relative_to(DEFAULT_DATA).as_posix()] = int(item.label)
+    folder = ANOMALY.folder or DEFAULT_DATA  # read_split writes the default digits set on first use
+    if folder == TEXTURE_DATA and not folder.is_dir():
+        from streammem.data.synthetic_anomaly import write_textures
+
+        write_textures(folder.parent)
+    for item in read_split(folder).test:
+        _ANOMALY_LABELS[item.path.relative_to(folder).as_posix()] = int(item.label)
     return sorted(_ANOMALY_LABELS)
 
 
@@ -459,7 +490,13 @@ def main(argv: list[str]) -> int:
                         help="training length (see the module doc; default: the task's short schedule)")
     parser.add_argument("--out", type=Path, default=None, help="default runs/ablate/TASK")
     parser.add_argument("--resamples", type=int, default=1000)
+    data = parser.add_mutually_exclusive_group()
+    data.add_argument("--data", type=Path, default=None,
+                      help="anomaly: an MVTec-style category folder instead of the digits-0 set")
+    data.add_argument("--texture", action="store_true", help=f"anomaly: the defect-texture set ({TEXTURE_DATA})")
     args = parser.parse_args(argv)
+    if (args.data or args.texture) and args.task != "anomaly":
+        parser.error("--data and --texture are options of the anomaly protocol")
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
     task = TASKS[args.task]
@@ -470,7 +507,14 @@ def main(argv: list[str]) -> int:
     except ValueError as err:
         parser.error(f"--schedule: {err}")
     check_package()
-    out = args.out or Path("runs/ablate") / args.task
+    if args.texture:
+        ANOMALY.folder, ANOMALY.train_options = TEXTURE_DATA, TEXTURE_TRAIN
+    elif args.data is not None:
+        if not args.data.is_dir():
+            parser.error(f"--data {args.data}: not a folder")
+        ANOMALY.folder = args.data
+    name = args.task if ANOMALY.folder is None else f"{args.task}_{ANOMALY.folder.name}"
+    out = args.out or Path("runs/ablate") / name
     out.mkdir(parents=True, exist_ok=True)
     command = "python tools/experiments/ablate.py " + " ".join(argv)
     items = task.items()
