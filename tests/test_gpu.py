@@ -1,6 +1,6 @@
 """GPU smoke tests (``-m gpu``; skipped without CUDA): each tiny model trains a few steps on CUDA through its
-training loop, and each shipped model's streaming step gives the same outputs eager and TorchScript-scripted
-on the GPU."""
+training loop, each shipped model's streaming step gives the same outputs eager and TorchScript-scripted
+on the GPU, and ``eval`` and ``run`` of tal, track and asr give on CUDA what they give on the CPU."""
 
 import pytest
 import torch
@@ -164,3 +164,122 @@ def test_anomaly_scripted_scoring_matches_eager_on_cuda():
     with torch.no_grad():
         assert max_abs_diff(model(images), scripted(images)) <= PARITY_TOLERANCE
 
+
+
+# ---------------------------------------------------------------------------------- eval and run, CUDA vs CPU
+@pytest.fixture
+def fp32_convolutions():
+    """cuDNN convolutions in full float32 (not TF32), so CUDA and CPU outputs agree to float rounding."""
+    with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+        yield
+
+
+def _on_both(args: list[str], out) -> dict:
+    """Run one command on the CPU and on CUDA, each into its own folder: {device: folder}."""
+    from streammem.cli import main
+
+    folders = {}
+    for device in ("cpu", "cuda"):
+        folders[device] = out / device
+        assert main([*args, "--device", device, "--threads", "1", "--out", str(folders[device])]) == 0
+    return folders
+
+
+def _same_actions(cpu: list[dict], cuda: list[dict]) -> None:
+    assert [(a["label"], a["emitted_at"]) for a in cpu] == [(a["label"], a["emitted_at"]) for a in cuda]
+    for a, b in zip(cpu, cuda, strict=True):
+        assert all(abs(a[k] - b[k]) <= 1e-3 for k in ("start", "end", "score"))
+
+
+def test_tal_eval_on_cuda_matches_the_cpu(tmp_path):
+    import json
+
+    from streammem.data.synthetic_tal import SyntheticTALConfig, generate_synthetic_tal
+
+    generate_synthetic_tal(tmp_path / "data", num_train=1, num_test=3, seed=5,
+                           cfg=SyntheticTALConfig(num_features=(80, 120)))
+    runs = _on_both(["eval", "tal", "--data", str(tmp_path / "data")], tmp_path)
+    cpu, cuda = ({video: [{**a, "start": a["segment"][0], "end": a["segment"][1]} for a in actions]
+                  for video, actions in json.loads((runs[d] / "predictions.json").read_text())["results"].items()}
+                 for d in ("cpu", "cuda"))
+    assert cpu.keys() == cuda.keys() and any(cpu.values())
+    for video in cpu:
+        _same_actions(cpu[video], cuda[video])
+
+
+def test_tal_run_on_cuda_matches_the_cpu(tmp_path):
+    import json
+
+    from streammem.models import weights_path
+    from streammem.tasks.tal import SAMPLE_ANNOTATIONS
+
+    runs = _on_both(["run", "tal", str(SAMPLE_ANNOTATIONS.with_suffix(".npy")), "--weights",
+                     str(weights_path("matr"))], tmp_path)
+    cpu, cuda = (json.loads((runs[d] / "actions.json").read_text())["actions"] for d in ("cpu", "cuda"))
+    assert cpu
+    _same_actions(cpu, cuda)
+
+
+def _mot_rows(path) -> list[tuple[int, int, list[float]]]:
+    rows = [line.split(",") for line in path.read_text().splitlines()]
+    return [(int(r[0]), int(r[1]), [float(v) for v in r[2:6]]) for r in rows]
+
+
+def _same_tracks(cpu, cuda) -> None:
+    a, b = _mot_rows(cpu), _mot_rows(cuda)
+    assert a and [r[:2] for r in a] == [r[:2] for r in b]  # the same tracks on the same frames
+    assert max(abs(x - y) for r, s in zip(a, b, strict=True) for x, y in zip(r[2], s[2], strict=True)) <= 0.05
+
+
+def test_track_eval_on_cuda_matches_the_cpu(tmp_path, fp32_convolutions):
+    from streammem.data.synthetic_mot import SyntheticMOTConfig, write_split
+    from streammem.tasks.track import TEST_SEEDS
+
+    write_split(tmp_path / "data", "val", TEST_SEEDS[:1], SyntheticMOTConfig(num_frames=8))
+    runs = _on_both(["eval", "track", str(tmp_path / "data")], tmp_path)
+    for cpu in (runs["cpu"] / "tracks").glob("*.txt"):
+        _same_tracks(cpu, runs["cuda"] / "tracks" / cpu.name)
+
+
+def test_track_run_on_cuda_matches_the_cpu(tmp_path, fp32_convolutions):
+    from streammem.tasks.track import SAMPLE_CLIP
+
+    runs = _on_both(["run", "track", str(SAMPLE_CLIP), "--max-frames", "8", "--no-window"], tmp_path)
+    _same_tracks(runs["cpu"] / "tracks.txt", runs["cuda"] / "tracks.txt")
+
+
+def _sample_speech(folder, pieces: int, seconds: float) -> list:
+    """The first ``pieces`` stretches of ``seconds`` of the bundled recording as 16 kHz files under ``folder``."""
+    import soundfile as sf
+
+    from streammem.tasks.asr import SAMPLE_AUDIO
+
+    audio, rate = sf.read(SAMPLE_AUDIO, dtype="float32")
+    n = int(seconds * rate)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(pieces):
+        paths.append(folder / f"1-2-{i:04d}.flac")
+        sf.write(paths[-1], audio[i * n : (i + 1) * n], rate)
+    return paths
+
+
+def test_asr_run_on_cuda_matches_the_cpu(tmp_path, fp32_convolutions):
+    import json
+
+    (path,) = _sample_speech(tmp_path / "audio", 1, 8.0)
+    runs = _on_both(["run", "asr", str(path)], tmp_path)
+    cpu, cuda = (json.loads((runs[d] / "transcript.json").read_text()) for d in ("cpu", "cuda"))
+    assert cpu["text"] and cpu["text"] == cuda["text"] and cpu["words"] == cuda["words"]
+
+
+@pytest.mark.parametrize("mode, decode", [("streaming", "greedy"), ("full", "joint")])
+def test_asr_eval_on_cuda_matches_the_cpu(tmp_path, fp32_convolutions, mode, decode):
+    import json
+
+    paths = _sample_speech(tmp_path / "data" / "test" / "1" / "2", 2, 4.0)
+    (paths[0].parent / "1-2.trans.txt").write_text("".join(f"{p.stem} HELLO WORLD\n" for p in paths))
+    runs = _on_both(["eval", "asr", "--data", str(tmp_path / "data"), "--long-split", "", "--mode", mode,
+                     "--decode", decode], tmp_path)
+    cpu, cuda = (json.loads((runs[d] / "metrics.json").read_text())["hypotheses"] for d in ("cpu", "cuda"))
+    assert len(cpu) == 2 and any(cpu.values()) and cpu == cuda

@@ -39,9 +39,9 @@ __all__ = [
     "add_bench_arguments", "bench",
 ]
 
-# Inference and training here run on the CPU; CUDA and MPS wait for a GPU check of every path.
-DEVICES = ("cpu",)
-TRAIN_DEVICES = ALL_DEVICES  # the training loop builds every tensor on the model's device
+DEVICES = ALL_DEVICES  # the model, its state and every audio chunk go to --device; CTC decoding runs on the CPU
+EXPORT_DEVICES = ("cpu",)  # the exported step is traced and checked on the CPU; the file loads on any device
+BENCH_DEVICES = ("cpu",)  # the benchmark measures the CPU (real-time factor against its matmul rate)
 
 MODEL = "conformer_ntm"
 DEFAULT_DATA = Path("runs/synth_speech")
@@ -66,6 +66,19 @@ def _load_model(weights: str | Path | None, streaming_ok: bool = True, int8: boo
 
         return quantize_int8(model)
     return model.eval()
+
+
+def _start_inference(args: argparse.Namespace, verb: str, stem: str, inputs: list):
+    """``start`` for run, demo and eval, then the model on the run's device: ``(run, model)``. ``--int8`` (dynamic
+    quantization, CPU kernels only) makes ``--device auto`` the CPU and refuses any other device."""
+    from streammem.errors import InputError
+
+    if args.int8 and args.device == "auto":
+        args.device = "cpu"
+    job = start(args, task="asr", verb=verb, stem=stem, inputs=inputs)
+    if args.int8 and job.device.type != "cpu":
+        raise InputError("--int8", f"int8 dynamic quantization runs on the CPU only, not on {args.device}")
+    return job, _load_model(args.weights, int8=args.int8).to(job.device)
 
 
 def _add_int8_argument(parser: argparse.ArgumentParser) -> None:
@@ -249,8 +262,7 @@ def run(args: argparse.Namespace) -> int:
     """Stream a file through the model (resampled to 16 kHz mono), print the transcript, write it with word times."""
     from streammem.streams.sources import open_source
 
-    job = start(args, task="asr", verb="run", stem=str(args.file), inputs=[args.file])
-    model = _load_model(args.weights, int8=args.int8)
+    job, model = _start_inference(args, "run", str(args.file), [args.file])
     source = open_source(str(args.file), kind="audio", chunk_seconds=model.chunk_samples / 16000)
     text, words, stats = _stream_source(model, source)
     print(text)
@@ -278,8 +290,7 @@ def demo(args: argparse.Namespace) -> int:
     from streammem.streams.sources import open_source
 
     is_file = not str(args.source).startswith("mic")
-    job = start(args, task="asr", verb="demo", stem=str(args.source), inputs=[args.source] if is_file else [])
-    model = _load_model(args.weights, int8=args.int8)
+    job, model = _start_inference(args, "demo", str(args.source), [args.source] if is_file else [])
     options = {"chunk_seconds": model.chunk_samples / 16000}
     if str(args.source).startswith("mic"):
         options["duration"] = args.seconds
@@ -372,7 +383,6 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     """Score the model on held-out speech; prints a per-bucket table and writes JSON."""
     from streammem.errors import InputError
 
-    job = start(args, task="asr", verb="eval", stem=f"{args.data.resolve().name}_{args.split}", inputs=[args.data])
     buckets: dict[str, float] = {}
     for part in filter(None, args.buckets.split(",")):
         label, _, secs = part.partition("=")
@@ -382,7 +392,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
             raise InputError("--buckets", f"expected label=seconds, got {part!r}") from None
         if not buckets[label] > 0:
             raise InputError("--buckets", f"a bucket length must be positive seconds, got {part!r}")
-    model = _load_model(args.weights, int8=args.int8)
+    job, model = _start_inference(args, "eval", f"{args.data.resolve().name}_{args.split}", [args.data])
     weights = resolve_weights(args.weights, MODEL)
     # one JSON per finished recording under <out>/streams/, reused by a rerun with the same weights and options
     cache = StreamResults.open(job, fingerprint(weights, data=str(args.data.resolve()), split=args.split,

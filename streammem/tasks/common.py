@@ -9,7 +9,7 @@ supports it defines ``add_<verb>_arguments(parser)`` (which starts with :func:`a
   ``train`` adds ``--config NAME|FILE.py|FILE.yaml``, ``--set KEY=VALUE`` and ``--seed``; ``eval`` adds
   ``--resume``/``--no-resume`` (reuse the per-stream results of an earlier run, :mod:`streammem.evaluation.resume`);
 - **devices and threads** (:func:`resolve_device`), set up once by :func:`start`; a task module whose code
-  paths run on fewer devices says so with ``DEVICES = ("cpu",)`` (or, for one verb, ``TRAIN_DEVICES = ...``)
+  paths run on fewer devices says so with ``DEVICES = ("cpu",)`` (or, for one verb, ``BENCH_DEVICES = ...``)
   and ``--device`` refuses the others;
 - **weights resolution** (:func:`resolve_weights`): the shipped file for a model and config, or the user's;
 - **the output convention** ``runs/<task>/<verb>/<stem>/`` (:class:`Outputs`): every verb writes its JSON
@@ -185,7 +185,7 @@ def resolve_device(name: str, supported: Iterable[str] = ALL_DEVICES, what: str 
 
 
 def supported_devices(module: Any, verb: str) -> tuple[str, ...]:
-    """The devices ``verb`` of a task module runs on: its ``<VERB>_DEVICES`` (e.g. ``TRAIN_DEVICES``), else its
+    """The devices ``verb`` of a task module runs on: its ``<VERB>_DEVICES`` (e.g. ``BENCH_DEVICES``), else its
     ``DEVICES``, else every device."""
     return tuple(getattr(module, f"{verb.upper()}_DEVICES", getattr(module, "DEVICES", ALL_DEVICES)))
 

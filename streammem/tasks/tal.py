@@ -35,9 +35,9 @@ __all__ = ["load_model", "VARIANTS"] + [
     f"{p}{v}" for v in ("demo", "run", "eval", "train", "export", "bench") for p in ("", "add_")
 ]
 
-# Inference and training here run on the CPU; CUDA and MPS wait for a GPU check of every path.
-DEVICES = ("cpu",)
-TRAIN_DEVICES = ALL_DEVICES  # the training loop builds every tensor on the model's device
+DEVICES = ALL_DEVICES  # the model, its state and every input feature go to --device; decoding runs on the CPU
+EXPORT_DEVICES = ("cpu",)  # the exported step is traced and checked on the CPU; the file loads on any device
+BENCH_DEVICES = ("cpu",)  # the benchmark measures the CPU (step latency against its matmul rate)
 
 PACKAGE = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path("runs/tal_synthetic")
@@ -328,6 +328,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     run = start(args, task="tal", verb="eval", stem=f"{args.data.resolve().name}_{args.subset}", inputs=[args.data])
     data = _ensure_data(args.data)
     model, meta = load_model(args.weights)
+    model.to(run.device)
     weights = resolve_weights(args.weights, "matr")
     classes = _classes(meta, weights)
     # every file is checked here, then each video's features are read when it is predicted: one at a time
@@ -403,16 +404,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _stream(model, features, classes: list[str], rate: float, video: str):
-    """The streaming loop: one model.step per feature, online post-processing; yields emitted actions."""
+    """The streaming loop: one model.step per feature on the model's device, online post-processing on the CPU;
+    yields emitted actions."""
     import torch
 
     from streammem.models.matr.postprocess import OnlineLocalizer
 
     post = OnlineLocalizer(classes, rate, horizon=(model.memory_len + 2) * model.segment_len, video=video)
+    device = next(model.parameters()).device
     state = model.initial_state(1)
     for feat in features:
-        out, state = model(torch.as_tensor(feat, dtype=torch.float32).view(1, -1), state)
-        yield from post.push(out.logits[0], out.start[0], out.end[0], float(out.now[0]))
+        out, state = model(torch.as_tensor(feat, dtype=torch.float32, device=device).view(1, -1), state)
+        logits, start, end, now = (t[0].cpu() for t in (out.logits, out.start, out.end, out.now))
+        yield from post.push(logits, start, end, float(now))
 
 
 def _sidecar_truth(source: Path, classes: list[str]) -> list[dict]:
@@ -456,6 +460,7 @@ def localize(args: argparse.Namespace, source: str | None, verb: str) -> int:
                 inputs=[source, Path(source).with_suffix(".json"), args.encoder] if local else [args.encoder])
     weights = args.weights or (resolve_weights(None, "matr") if source is None else VIDEO_WEIGHTS)
     model, meta = load_model(weights)
+    model.to(run.device)
     classes = _classes(meta, weights)
     truth: list[dict] = []
     note = None
@@ -477,6 +482,7 @@ def localize(args: argparse.Namespace, source: str | None, verb: str) -> int:
         from streammem.streams.sources import is_url, open_source
 
         encoder, rate, note = _frame_encoder(args, sum(model.feature_dims))
+        encoder.to(run.device)
         frames_source = open_source(source, kind="video")
         is_file = not (source.strip().isdigit() or is_url(source))
         name = Path(source).stem if is_file else str(source)
@@ -504,8 +510,8 @@ def localize(args: argparse.Namespace, source: str | None, verb: str) -> int:
 
 
 class _EncodedFeatures:
-    """Features of a frame source at ``rate`` per second through the encoder, with progress on stderr (a bar on
-    a terminal, periodic lines in a log); ``seen_seconds``: stream time covered so far."""
+    """Features (F,) of a frame source at ``rate`` per second through the encoder, on its device, with progress on
+    stderr (a bar on a terminal, periodic lines in a log); ``seen_seconds``: stream time covered so far."""
 
     def __init__(self, source, encoder, rate: float, max_seconds: float | None) -> None:
         self.source, self.encoder, self.rate, self.max_seconds = source, encoder, rate, max_seconds
@@ -520,7 +526,7 @@ class _EncodedFeatures:
         for ts, feat in progress(features_at_rate(frames, self.encoder, self.rate), total=total, desc="tal",
                                  unit="feature"):
             self.seen_seconds = ts
-            yield feat.numpy()
+            yield feat
         if self.source.dropped:
             print(f"{self.source.dropped} frames dropped (the source outran the model)", file=sys.stderr)
 

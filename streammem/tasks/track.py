@@ -37,9 +37,9 @@ __all__ = [
     "add_export_arguments", "export", "add_bench_arguments", "bench", "TRAIN_SEEDS", "TEST_SEEDS",
 ]
 
-# Inference and training here run on the CPU; CUDA and MPS wait for a GPU check of every path.
-DEVICES = ("cpu",)
-TRAIN_DEVICES = ALL_DEVICES  # the training loop builds every tensor on the model's device
+DEVICES = ALL_DEVICES  # the model, its state and every frame go to --device; boxes come back to the CPU per frame
+EXPORT_DEVICES = ("cpu",)  # the exported step is traced and checked on the CPU; the file loads on any device
+BENCH_DEVICES = ("cpu",)  # the benchmark measures the CPU (step latency against its matmul rate)
 
 PACKAGE = Path(__file__).resolve().parent.parent
 SAMPLE_CLIP = PACKAGE / "samples" / "track_sample.mp4"
@@ -87,12 +87,13 @@ def _track_frames(model, frames, width: int, height: int, baseline: bool):
     from streammem.models.memotr.model import boxes_to_xyxy_pixels
 
     rows_f, rows_id, rows_box, rows_score = [], [], [], []
+    device = next(model.parameters()).device
     if baseline:
         tracker = ByteTrackLite(high=model.det_thresh, max_age=model.miss_tolerance)
         for t, frame in enumerate(frames):
-            boxes, scores = model.detect(frame.unsqueeze(0))
-            xyxy = boxes_to_xyxy_pixels(boxes[0], width, height).numpy()
-            s = scores[0].numpy()
+            boxes, scores = model.detect(frame.unsqueeze(0).to(device))
+            xyxy = boxes_to_xyxy_pixels(boxes[0], width, height).cpu().numpy()
+            s = scores[0].cpu().numpy()
             keep = _nms(xyxy, s)
             shown, ids = tracker.update(xyxy[keep], s[keep])
             for box, i in zip(shown, ids, strict=True):
@@ -100,9 +101,9 @@ def _track_frames(model, frames, width: int, height: int, baseline: bool):
     else:
         state = model.initial_state(1)
         for t, frame in enumerate(frames):
-            out, state = model(frame.unsqueeze(0), state)
+            out, state = model(frame.unsqueeze(0).to(device), state)
             keep = out.keep[0]
-            xyxy = boxes_to_xyxy_pixels(out.boxes[0][keep], width, height).numpy()
+            xyxy = boxes_to_xyxy_pixels(out.boxes[0][keep], width, height).cpu().numpy()
             for box, i, s in zip(xyxy, out.ids[0][keep].tolist(), out.scores[0][keep].tolist(), strict=True):
                 rows_f.append(t + 1), rows_id.append(i + 1), rows_box.append(box), rows_score.append(s)
     box = np.asarray(rows_box, dtype=np.float64).reshape(-1, 4)
@@ -221,7 +222,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 (the CLI verb)
     stem = f"{(args.data or DEFAULT_DATA).resolve().name}_{args.split}"
     run = start(args, task="track", verb="eval", stem=stem, inputs=[args.data])
     data = args.data if args.data is not None else ensure_synthetic_test()
-    model = load_model(args.weights)
+    model = load_model(args.weights).to(run.device)
     predictions = run.folder_path("tracks")
     if run.is_main:  # an earlier run's tracks (ours) would be scored again
         for stale in predictions.glob("*.txt"):
@@ -379,21 +380,23 @@ class _Trails:
 
 
 def make_step(model):
-    """``step(rgb_frame, state) -> (output, state)`` for the stream runner; output has pixel xyxy boxes,
-    1-based ids and scores of the tracks shown in this frame."""
+    """``step(rgb_frame, state) -> (output, state)`` for the stream runner; the frame and the state go to the
+    model's device, the output (pixel xyxy boxes, 1-based ids and scores of the tracks shown in this frame) is
+    NumPy on the CPU."""
     from streammem.models.memotr.data import preprocess
     from streammem.models.memotr.model import boxes_to_xyxy_pixels
 
     size = tuple(model.cfg.image_size)
+    device = next(model.parameters()).device
 
     def step(rgb, state):
         if state is None:
             state = model.initial_state(1)
-        out, state = model(preprocess(rgb, size).unsqueeze(0), state)
+        out, state = model(preprocess(rgb, size).unsqueeze(0).to(device), state)
         keep = out.keep[0]
         boxes = boxes_to_xyxy_pixels(out.boxes[0][keep], rgb.shape[1], rgb.shape[0])
-        return {"boxes": boxes.numpy(), "ids": (out.ids[0][keep] + 1).numpy(),
-                "scores": out.scores[0][keep].numpy()}, state
+        return {"boxes": boxes.cpu().numpy(), "ids": (out.ids[0][keep] + 1).cpu().numpy(),
+                "scores": out.scores[0][keep].cpu().numpy()}, state
 
     return step
 
@@ -423,7 +426,7 @@ def _track_source(args: argparse.Namespace, spec: str, verb: str) -> int:
 
     local = Path(spec).exists()
     run = start(args, task="track", verb=verb, stem=spec, inputs=[spec] if local else [])
-    model = load_model(args.weights)
+    model = load_model(args.weights).to(run.device)
     source = open_source(spec, kind="video")
     trails = _Trails()
 

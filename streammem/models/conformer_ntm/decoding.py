@@ -145,14 +145,15 @@ class StreamingTranscriber:
         self.buffer = np.concatenate([self.buffer, np.asarray(audio, np.float32)])
         size = self.model.chunk_samples
         while len(self.buffer) >= size:
-            chunk = torch.from_numpy(self.buffer[:size].copy()).unsqueeze(0)
+            chunk = torch.from_numpy(self.buffer[:size].copy()).unsqueeze(0).to(self.state.audio_tail.device)
             self.buffer = self.buffer[size:]
             log_probs, self.state = self.model(chunk, self.state)
-            ids, frames = ctc_greedy(log_probs[0], self.previous)
-            self.previous = int(log_probs[0, -1].argmax())
+            log_probs = log_probs[0].cpu()  # decoded on the CPU: one copy per chunk
+            ids, frames = ctc_greedy(log_probs, self.previous)
+            self.previous = int(log_probs[-1].argmax())
             self.ids += ids
             self.frames += [f + self.frames_done for f in frames]
-            self.frames_done += log_probs.shape[1]
+            self.frames_done += log_probs.shape[0]
         return self.text
 
     @property
@@ -171,10 +172,11 @@ class StreamingTranscriber:
 def transcribe_offline(model: ConformerNTM, audio: np.ndarray, streaming: bool, joint: bool = False,
                        beam: int = 10) -> tuple[str, list[Word]]:
     """Whole-file decoding with ``forward_sequence`` (full context or the streaming mask)."""
-    x = torch.from_numpy(np.asarray(audio, np.float32)).unsqueeze(0)
-    feats, lengths = model.features(x, torch.tensor([x.shape[1]]))
+    device = model.frontend.mean.device
+    x = torch.from_numpy(np.asarray(audio, np.float32)).unsqueeze(0).to(device)
+    feats, lengths = model.features(x, torch.tensor([x.shape[1]], device=device))
     encoded, out_lengths = model.encode(feats, lengths, streaming)
-    log_probs = torch.log_softmax(model.ctc(encoded), dim=-1)[0, : int(out_lengths[0])]
+    log_probs = torch.log_softmax(model.ctc(encoded), dim=-1)[0, : int(out_lengths[0])].cpu()
     ids, frames = ctc_greedy(log_probs)
     if joint:
         ids = joint_decode(model, encoded[:, : int(out_lengths[0])], log_probs, beam)

@@ -358,8 +358,9 @@ class ConformerNTM(nn.Module):
             outputs[i, :len(h)] = torch.tensor(h, dtype=torch.long)
             outputs[i, len(h)] = sos
             keep[i, :len(h) + 1] = True
+        inputs, outputs, keep = inputs.to(y.device), outputs.to(y.device), keep.to(y.device)  # built on the host
         enc = y.expand(batch, -1, -1)
-        pad = torch.zeros(batch, y.shape[1], dtype=torch.bool)
+        pad = torch.zeros(batch, y.shape[1], dtype=torch.bool, device=y.device)
         logp = torch.log_softmax(self.decoder(inputs, enc, pad), dim=-1)
         token = logp.gather(-1, outputs.unsqueeze(-1)).squeeze(-1)
         return (token * keep).sum(-1)

@@ -173,7 +173,7 @@ def train_frame_encoder(
 
 def video_features(encoder: FrameEncoder, source, rate: float) -> np.ndarray:
     """(T, F) float32 features at ``rate`` per second of a frame source, exactly as the live path computes them."""
-    return np.stack([f.numpy() for _, f in features_at_rate(source, encoder, rate)]).astype(np.float32)
+    return np.stack([f.cpu().numpy() for _, f in features_at_rate(source, encoder, rate)]).astype(np.float32)
 
 
 def extract_features(encoder: FrameEncoder, root: str | os.PathLike, names: list[str], rate: float) -> list[Path]:

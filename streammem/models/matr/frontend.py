@@ -104,5 +104,5 @@ def features_at_rate(frames: Iterable[tuple[float, np.ndarray]], encoder: FrameE
 
 
 def _mean_embedding(encoder: FrameEncoder, frames: list[np.ndarray]) -> Tensor:
-    """Mean encoder output over one interval's frames, encoded as one batch."""
-    return encoder(torch.from_numpy(np.stack(frames))).mean(0)
+    """Mean encoder output over one interval's frames, encoded as one batch on the encoder's device."""
+    return encoder(torch.from_numpy(np.stack(frames)).to(encoder.mean.device)).mean(0)

@@ -239,8 +239,9 @@ def predict_matr(model: MATR, video: TALVideo, classes: list[str], block: int = 
     for lo in range(0, T, block):
         at = torch.arange(lo, min(T, lo + block), device=x.device).unsqueeze(0)
         out = model.forward_sequence(x, flags=flags, at=at)
+        logits, start, end, now = (t[0].cpu() for t in (out.logits, out.start, out.end, out.now))  # one copy a block
         for k in range(at.shape[1]):
-            emitted += post.push(out.logits[0, k], out.start[0, k], out.end[0, k], float(out.now[0, k]))
+            emitted += post.push(logits[k], start[k], end[k], float(now[k]))
     return emitted
 
 
@@ -249,7 +250,7 @@ def predict_frames(model: FrameClassifier, video: TALVideo, classes: list[str], 
     """OAD->TAL baseline predictions of one video (per-frame probabilities grouped online)."""
     model.eval()
     x = torch.from_numpy(video.features).unsqueeze(0).to(next(model.parameters()).device)
-    probs = model.forward_sequence(x)[0].softmax(-1)
+    probs = model.forward_sequence(x)[0].softmax(-1).cpu()
     return group_frame_probabilities(probs, classes, video.feature_rate, threshold, video=video.name)
 
 
