@@ -31,7 +31,10 @@ def ms_deform_attn(
     b, _, heads, dh = value.shape
     q = sampling_locations.shape[1]
     grids = 2.0 * sampling_locations - 1.0
-    weights = attention_weights.transpose(1, 2).flatten(0, 1).unsqueeze(1)  # (B*H, 1, Q, L, P)
+    # (L, B*H, 1, Q, P), each level's block contiguous: multiplying the samples by a strided slice of a
+    # (B*H, 1, Q, L, P) tensor instead ran about 3x slower on the CPU at paper size (the worst operator).
+    levels, points = attention_weights.shape[3], attention_weights.shape[4]
+    weights = attention_weights.permute(3, 0, 2, 1, 4).reshape(levels, b * heads, 1, q, points)
     out = torch.zeros(b * heads, dh, q, dtype=value.dtype, device=value.device)
     start = 0
     for level, (h, w) in enumerate(shapes):
@@ -39,7 +42,7 @@ def ms_deform_attn(
         start += h * w
         g = grids[:, :, :, level].transpose(1, 2).flatten(0, 1)  # (B*H, Q, P, 2)
         sampled = F.grid_sample(v, g, mode="bilinear", padding_mode="zeros", align_corners=False)
-        out = out + (sampled * weights[:, :, :, level]).sum(-1)  # accumulate: no (L*P) concat
+        out = out + (sampled * weights[level]).sum(-1)  # accumulate: no (L*P) concat
     return out.view(b, heads * dh, q).transpose(1, 2).contiguous()
 
 
