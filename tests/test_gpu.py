@@ -1,6 +1,7 @@
 """GPU smoke tests (``-m gpu``; skipped without CUDA): each tiny model trains a few steps on CUDA through its
 training loop, each shipped model's streaming step gives the same outputs eager and TorchScript-scripted
-on the GPU, and ``eval`` and ``run`` of tal, track and asr give on CUDA what they give on the CPU."""
+on the GPU, and ``eval`` and ``run`` of tal, track and asr give on CUDA what they give on the CPU (and ``run``
+also works under ``--amp bf16`` and ``fp16``)."""
 
 import pytest
 import torch
@@ -283,3 +284,20 @@ def test_asr_eval_on_cuda_matches_the_cpu(tmp_path, fp32_convolutions, mode, dec
                      "--decode", decode], tmp_path)
     cpu, cuda = (json.loads((runs[d] / "metrics.json").read_text())["hypotheses"] for d in ("cpu", "cuda"))
     assert len(cpu) == 2 and any(cpu.values()) and cpu == cuda
+
+
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_tal_track_asr_run_under_autocast_on_cuda(tmp_path, amp):
+    from streammem.cli import main
+    from streammem.models import weights_path
+    from streammem.tasks.tal import SAMPLE_ANNOTATIONS
+    from streammem.tasks.track import SAMPLE_CLIP
+
+    (speech,) = _sample_speech(tmp_path / "audio", 1, 4.0)
+    commands = {"tal": ["run", "tal", str(SAMPLE_ANNOTATIONS.with_suffix(".npy")), "--weights", str(weights_path("matr"))],
+                "track": ["run", "track", str(SAMPLE_CLIP), "--max-frames", "4", "--no-window"],
+                "asr": ["run", "asr", str(speech)]}
+    for task, args in commands.items():
+        out = tmp_path / task
+        assert main([*args, "--device", "cuda", "--amp", amp, "--threads", "1", "--out", str(out)]) == 0, task
+        assert any(out.glob("*.json")), task

@@ -15,8 +15,10 @@ from streammem.evaluation.resume import StreamResults, fingerprint
 from streammem.tasks import training_command
 from streammem.tasks.common import (
     ALL_DEVICES,
+    add_amp_argument,
     add_common_arguments,
     add_export_options,
+    autocast,
     config_errors,
     finish_export,
     int_at_least,
@@ -69,8 +71,8 @@ def _load_model(weights: str | Path | None, streaming_ok: bool = True, int8: boo
 
 
 def _start_inference(args: argparse.Namespace, verb: str, stem: str, inputs: list):
-    """``start`` for run, demo and eval, then the model on the run's device: ``(run, model)``. ``--int8`` (dynamic
-    quantization, CPU kernels only) makes ``--device auto`` the CPU and refuses any other device."""
+    """``start`` for run, demo and eval: ``(run, model on the run's device, --amp's autocast)``. ``--int8``
+    (dynamic quantization, CPU kernels only) makes ``--device auto`` the CPU and refuses other devices and --amp."""
     from streammem.errors import InputError
 
     if args.int8 and args.device == "auto":
@@ -78,13 +80,21 @@ def _start_inference(args: argparse.Namespace, verb: str, stem: str, inputs: lis
     job = start(args, task="asr", verb=verb, stem=stem, inputs=inputs)
     if args.int8 and job.device.type != "cpu":
         raise InputError("--int8", f"int8 dynamic quantization runs on the CPU only, not on {args.device}")
-    return job, _load_model(args.weights, int8=args.int8).to(job.device)
+    if args.int8 and args.amp:
+        raise InputError("--amp", "the int8 path computes in int8 and float32; drop --amp or --int8")
+    precision = autocast(args.amp, job.device)
+    return job, _load_model(args.weights, int8=args.int8).to(job.device), precision
 
 
 def _add_int8_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--int8", action="store_true",
-                        help="int8 dynamic quantization of the streaming path's Linear layers (faster on CPU; "
+                        help="int8 dynamic quantization of the streaming path's Linear layers (CPU only, faster there; "
                              "accuracy in docs/asr.md)")
+
+
+def _add_inference_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_int8_argument(parser)
+    add_amp_argument(parser)
 
 
 # ---------------------------------------------------------------------------------------------- train
@@ -255,16 +265,17 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="audio file: wav, flac, ogg, mp3 ...; any rate, any channel count")
     add_common_arguments(parser, "run", out_help="output folder for transcript.json (default runs/asr/run/<file>/), "
                          "or the JSON file itself")
-    _add_int8_argument(parser)
+    _add_inference_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Stream a file through the model (resampled to 16 kHz mono), print the transcript, write it with word times."""
     from streammem.streams.sources import open_source
 
-    job, model = _start_inference(args, "run", str(args.file), [args.file])
+    job, model, precision = _start_inference(args, "run", str(args.file), [args.file])
     source = open_source(str(args.file), kind="audio", chunk_seconds=model.chunk_samples / 16000)
-    text, words, stats = _stream_source(model, source)
+    with precision:
+        text, words, stats = _stream_source(model, source)
     print(text)
     job.write_main_json("transcript.json",
                    _transcript(text, words, stats, str(args.file)))
@@ -282,7 +293,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=positive_float, default=None, help="stop a microphone after this long")
     add_common_arguments(parser, "demo", out_help="output folder for transcript.json (default runs/asr/demo/<source>/), "
                          "or the JSON file itself")
-    _add_int8_argument(parser)
+    _add_inference_arguments(parser)
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -290,7 +301,7 @@ def demo(args: argparse.Namespace) -> int:
     from streammem.streams.sources import open_source
 
     is_file = not str(args.source).startswith("mic")
-    job, model = _start_inference(args, "demo", str(args.source), [args.source] if is_file else [])
+    job, model, precision = _start_inference(args, "demo", str(args.source), [args.source] if is_file else [])
     options = {"chunk_seconds": model.chunk_samples / 16000}
     if str(args.source).startswith("mic"):
         options["duration"] = args.seconds
@@ -300,7 +311,8 @@ def demo(args: argparse.Namespace) -> int:
         tail = text[-100:]
         print(f"[{at:7.2f} s] {tail}", flush=True)
 
-    text, words, stats = _stream_source(model, source, partial)
+    with precision:
+        text, words, stats = _stream_source(model, source, partial)
     print(f"\nfinal ({stats['audio_seconds']:.1f} s audio, RTF {stats['rtf']:.3f}): {text}")
     job.write_main_json("transcript.json",
                    _transcript(text, words, stats, str(args.source)))
@@ -321,7 +333,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=positive_int, default=None, help="score only the first N short utterances")
     add_common_arguments(parser, "eval", out_help="output folder for metrics.json (WER, CER, per bucket, hypotheses; "
                          "default runs/asr/eval/<corpus>_<split>/), or the JSON file itself")
-    _add_int8_argument(parser)
+    _add_inference_arguments(parser)
 
 
 def _recognize(model, audio, mode: str, decode: str, beam: int) -> str:
@@ -392,17 +404,20 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
             raise InputError("--buckets", f"expected label=seconds, got {part!r}") from None
         if not buckets[label] > 0:
             raise InputError("--buckets", f"a bucket length must be positive seconds, got {part!r}")
-    job, model = _start_inference(args, "eval", f"{args.data.resolve().name}_{args.split}", [args.data])
+    job, model, precision = _start_inference(args, "eval", f"{args.data.resolve().name}_{args.split}", [args.data])
     weights = resolve_weights(args.weights, MODEL)
     # one JSON per finished recording under <out>/streams/, reused by a rerun with the same weights and options
     cache = StreamResults.open(job, fingerprint(weights, data=str(args.data.resolve()), split=args.split,
                                                 long_split=args.long_split, buckets=buckets, mode=args.mode,
-                                                decode=args.decode, beam=args.beam, int8=args.int8), args.resume)
-    result = evaluate(model, args.data, args.split, args.long_split, buckets, args.mode, args.decode, args.beam,
-                      args.limit, cache=cache)
+                                                decode=args.decode, beam=args.beam, int8=args.int8, amp=args.amp),
+                               args.resume)
+    with precision:
+        result = evaluate(model, args.data, args.split, args.long_split, buckets, args.mode, args.decode, args.beam,
+                          args.limit, cache=cache)
     resumed = cache.summary(len(result["hypotheses"]), "recordings")
     result["weights"] = str(weights)
     result["int8"] = args.int8
+    result["amp"] = args.amp
     if not job.is_main:
         return job.finish()
     if resumed:

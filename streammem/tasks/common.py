@@ -11,6 +11,8 @@ supports it defines ``add_<verb>_arguments(parser)`` (which starts with :func:`a
 - **devices and threads** (:func:`resolve_device`), set up once by :func:`start`; a task module whose code
   paths run on fewer devices says so with ``DEVICES = ("cpu",)`` (or, for one verb, ``BENCH_DEVICES = ...``)
   and ``--device`` refuses the others;
+- **mixed precision** (:func:`autocast`): ``--amp bf16|fp16`` of ``train``, and of ``eval``/``run``/``demo`` where
+  a task adds it with :func:`add_amp_argument`;
 - **weights resolution** (:func:`resolve_weights`): the shipped file for a model and config, or the user's;
 - **the output convention** ``runs/<task>/<verb>/<stem>/`` (:class:`Outputs`): every verb writes its JSON
   there unless ``--out`` says otherwise; the last line printed names what was written;
@@ -56,8 +58,10 @@ __all__ = [
     "RUNS_DIR",
     "Outputs",
     "Run",
+    "add_amp_argument",
     "add_common_arguments",
     "add_export_options",
+    "autocast",
     "close_logs",
     "finish_export",
     "config_errors",
@@ -188,6 +192,25 @@ def supported_devices(module: Any, verb: str) -> tuple[str, ...]:
     """The devices ``verb`` of a task module runs on: its ``<VERB>_DEVICES`` (e.g. ``BENCH_DEVICES``), else its
     ``DEVICES``, else every device."""
     return tuple(getattr(module, f"{verb.upper()}_DEVICES", getattr(module, "DEVICES", ALL_DEVICES)))
+
+
+# --------------------------------------------------------------------------------------- mixed precision
+def add_amp_argument(parser: argparse.ArgumentParser) -> None:
+    """``--amp bf16|fp16`` of an inference verb (``eval``, ``run``, ``demo``) whose model runs under autocast."""
+    parser.add_argument("--amp", choices=("bf16", "fp16"), default=None, help="mixed-precision inference: "
+                        "torch.autocast in bf16 (any device) or fp16 (CUDA); default full float32")
+
+
+def autocast(amp: str | None, device: Any) -> contextlib.AbstractContextManager:
+    """``--amp`` of an inference verb: ``torch.autocast`` on ``device`` in bfloat16 or float16, or no change without
+    it. Call it right after :func:`start`, so fp16 off CUDA is a one-line error before any work."""
+    if amp is None:
+        return contextlib.nullcontext()
+    import torch
+
+    if amp == "fp16" and device.type != "cuda":
+        raise InputError("--amp", f"fp16 inference needs CUDA; on {device.type} use --amp bf16")
+    return torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
 
 
 # ----------------------------------------------------------------------------------------------- weights

@@ -19,8 +19,10 @@ from streammem.errors import InputError, StreamMemError
 from streammem.tasks import training_command
 from streammem.tasks.common import (
     ALL_DEVICES,
+    add_amp_argument,
     add_common_arguments,
     add_export_options,
+    autocast,
     config_errors,
     finish_export,
     positive_float,
@@ -311,6 +313,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     add_common_arguments(p, "eval", threads=1, weights_help="weights (default: shipped matr_tiny)",
                          out_help="output folder for metrics.json and predictions.json (ActivityNet results; "
                          "default runs/tal/eval/<dataset>/), or the metrics file itself (.json)")
+    add_amp_argument(p)
 
 
 def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
@@ -326,6 +329,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     from streammem.progress import progress
 
     run = start(args, task="tal", verb="eval", stem=f"{args.data.resolve().name}_{args.subset}", inputs=[args.data])
+    precision = autocast(args.amp, run.device)
     data = _ensure_data(args.data)
     model, meta = load_model(args.weights)
     model.to(run.device)
@@ -342,10 +346,12 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
                              f"MATR weights take {width}-d (train on these features, or extract matching ones)")
     # one JSON per finished video under <out>/streams/, reused by a rerun with the same weights and options
     cache = StreamResults.open(run, fingerprint(weights, data=str(data.resolve()), feature_rate=args.feature_rate,
-                                                skip_bad=args.skip_bad), args.resume)
+                                                skip_bad=args.skip_bad, amp=args.amp), args.resume)
     mine = distributed.shard(split.videos)  # under torchrun: whole videos per rank, gathered in order
-    per_video = cache.map(mine, key=lambda v: v.name, compute=lambda v: predict(model, replace(v, features=read_features(v)), classes),
-                          progress=lambda todo, n: progress(todo, total=n, desc="eval tal", unit="video"))
+    with precision:
+        per_video = cache.map(mine, key=lambda v: v.name,
+                              compute=lambda v: predict(model, replace(v, features=read_features(v)), classes),
+                              progress=lambda todo, n: progress(todo, total=n, desc="eval tal", unit="video"))
     preds = [p for video in distributed.gather(per_video) for p in video]
     resumed = cache.summary(len(split.videos), "videos")
     metrics: dict[str, Any] = localization_map(split.ground_truth(), preds)
@@ -353,7 +359,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     metrics.update(long_short_breakdown(split, preds, segment_s))
     metrics.update(class_agnostic(split, preds, segment_s))
     metrics.update({"model": meta.get("model"), "videos": len(split.videos), "instances": len(split.ground_truth()),
-                    "predictions": len(preds), "skipped": split.skipped, "weights": str(weights)})
+                    "predictions": len(preds), "skipped": split.skipped, "weights": str(weights), "amp": args.amp})
     if not run.is_main:
         return run.finish()
     if resumed:
@@ -379,6 +385,7 @@ def _add_stream_arguments(p: argparse.ArgumentParser, verb: str) -> None:
     p.add_argument("--max-seconds", type=positive_float, default=None, help="stop a video source after this long")
     p.add_argument("--plot-min-score", type=float, default=0.3, help="plot only actions scoring at least this "
                    "(the JSON keeps every emitted action)")
+    add_amp_argument(p)
 
 
 def add_demo_arguments(p: argparse.ArgumentParser) -> None:
@@ -458,6 +465,7 @@ def localize(args: argparse.Namespace, source: str | None, verb: str) -> int:
     local = source is not None and Path(source).exists()
     run = start(args, task="tal", verb=verb, stem=source or SAMPLE_ANNOTATIONS.stem,
                 inputs=[source, Path(source).with_suffix(".json"), args.encoder] if local else [args.encoder])
+    precision = autocast(args.amp, run.device)
     weights = args.weights or (resolve_weights(None, "matr") if source is None else VIDEO_WEIGHTS)
     model, meta = load_model(weights)
     model.to(run.device)
@@ -491,8 +499,9 @@ def localize(args: argparse.Namespace, source: str | None, verb: str) -> int:
     t0 = time.perf_counter()
     emitted = []
     try:
-        for action in _stream(model, features, classes, rate, name):
-            emitted.append(action)
+        with precision:
+            for action in _stream(model, features, classes, rate, name):
+                emitted.append(action)
     except KeyboardInterrupt:  # a live source is stopped with Ctrl-C: keep what was emitted so far
         print("\nstopped", file=sys.stderr)
     elapsed = time.perf_counter() - t0

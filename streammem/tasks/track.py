@@ -17,8 +17,10 @@ from streammem.evaluation.resume import StreamResults, fingerprint
 from streammem.tasks import training_command
 from streammem.tasks.common import (
     ALL_DEVICES,
+    add_amp_argument,
     add_common_arguments,
     add_export_options,
+    autocast,
     config_errors,
     finish_export,
     int_at_least,
@@ -92,8 +94,8 @@ def _track_frames(model, frames, width: int, height: int, baseline: bool):
         tracker = ByteTrackLite(high=model.det_thresh, max_age=model.miss_tolerance)
         for t, frame in enumerate(frames):
             boxes, scores = model.detect(frame.unsqueeze(0).to(device))
-            xyxy = boxes_to_xyxy_pixels(boxes[0], width, height).cpu().numpy()
-            s = scores[0].cpu().numpy()
+            xyxy = boxes_to_xyxy_pixels(boxes[0].float(), width, height).cpu().numpy()
+            s = scores[0].float().cpu().numpy()
             keep = _nms(xyxy, s)
             shown, ids = tracker.update(xyxy[keep], s[keep])
             for box, i in zip(shown, ids, strict=True):
@@ -103,7 +105,7 @@ def _track_frames(model, frames, width: int, height: int, baseline: bool):
         for t, frame in enumerate(frames):
             out, state = model(frame.unsqueeze(0).to(device), state)
             keep = out.keep[0]
-            xyxy = boxes_to_xyxy_pixels(out.boxes[0][keep], width, height).cpu().numpy()
+            xyxy = boxes_to_xyxy_pixels(out.boxes[0][keep].float(), width, height).cpu().numpy()
             for box, i, s in zip(xyxy, out.ids[0][keep].tolist(), out.scores[0][keep].tolist(), strict=True):
                 rows_f.append(t + 1), rows_id.append(i + 1), rows_box.append(box), rows_score.append(s)
     box = np.asarray(rows_box, dtype=np.float64).reshape(-1, 4)
@@ -199,6 +201,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         help="memotr: track queries; bytetrack: Kalman + Hungarian on the same detections")
     add_common_arguments(parser, "eval", out_help="output folder for metrics.json and tracks/<seq>.txt "
                          "(default runs/track/eval/<dataset>_<split>/), or the metrics file itself (.json)")
+    add_amp_argument(parser)
 
 
 def ensure_synthetic_test(root: Path = DEFAULT_DATA, split: str = "val") -> Path:
@@ -221,6 +224,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 (the CLI verb)
 
     stem = f"{(args.data or DEFAULT_DATA).resolve().name}_{args.split}"
     run = start(args, task="track", verb="eval", stem=stem, inputs=[args.data])
+    precision = autocast(args.amp, run.device)
     data = args.data if args.data is not None else ensure_synthetic_test()
     model = load_model(args.weights).to(run.device)
     predictions = run.folder_path("tracks")
@@ -231,14 +235,16 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 (the CLI verb)
     weights = resolve_weights(args.weights, "memotr")
     # one JSON per finished sequence under <out>/streams/, reused by a rerun with the same weights and options
     cache = StreamResults.open(run, fingerprint(weights, data=str(Path(data).resolve()), split=args.split,
-                                                tracker=args.tracker), args.resume)
-    metrics = evaluate(model, data, args.split, predictions, baseline=args.tracker == "bytetrack", cache=cache)
+                                                tracker=args.tracker, amp=args.amp), args.resume)
+    with precision:
+        metrics = evaluate(model, data, args.split, predictions, baseline=args.tracker == "bytetrack", cache=cache)
     resumed = cache.summary(metrics.get("num_sequences", 0) if run.is_main else 0, "sequences")
     if not run.is_main:
         return run.finish()
     if resumed:
         print(resumed)
     metrics["tracker"] = args.tracker
+    metrics["amp"] = args.amp
     metrics["weights"] = str(weights)
     print(" ".join(f"{k} {metrics[k]:.2f}" if isinstance(metrics[k], float) else f"{k} {metrics[k]}"
                    for k in ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW")))
@@ -346,6 +352,7 @@ def _add_stream_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
                          f"(MOTChallenge) (default runs/track/{verb}/<source>/)")
     parser.add_argument("--no-window", action="store_true", help="never open a live window")
     parser.add_argument("--max-frames", type=positive_int, default=None, help="stop after this many frames")
+    add_amp_argument(parser)
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
@@ -394,9 +401,9 @@ def make_step(model):
             state = model.initial_state(1)
         out, state = model(preprocess(rgb, size).unsqueeze(0).to(device), state)
         keep = out.keep[0]
-        boxes = boxes_to_xyxy_pixels(out.boxes[0][keep], rgb.shape[1], rgb.shape[0])
+        boxes = boxes_to_xyxy_pixels(out.boxes[0][keep].float(), rgb.shape[1], rgb.shape[0])
         return {"boxes": boxes.cpu().numpy(), "ids": (out.ids[0][keep] + 1).cpu().numpy(),
-                "scores": out.scores[0][keep].cpu().numpy()}, state
+                "scores": out.scores[0][keep].float().cpu().numpy()}, state
 
     return step
 
@@ -426,6 +433,7 @@ def _track_source(args: argparse.Namespace, spec: str, verb: str) -> int:
 
     local = Path(spec).exists()
     run = start(args, task="track", verb=verb, stem=spec, inputs=[spec] if local else [])
+    precision = autocast(args.amp, run.device)
     model = load_model(args.weights).to(run.device)
     source = open_source(spec, kind="video")
     trails = _Trails()
@@ -439,7 +447,8 @@ def _track_source(args: argparse.Namespace, spec: str, verb: str) -> int:
     if has_display() and not args.no_window:
         sinks.append(WindowSink("streammem track", draw_fn=lambda f, o: draw_boxes(f, o["boxes"], o["ids"])))
     frames = source if args.max_frames is None else _limited(source, args.max_frames, itertools)
-    summary = StreamRunner(make_step(model), None, sinks).run(frames)
+    with precision:
+        summary = StreamRunner(make_step(model), None, sinks).run(frames)
     print(f"tracked {summary.frames} frames at {summary.fps:.1f} frames/s "
           f"({summary.mean_latency * 1e3:.1f} ms/frame mean)")
     run.record(video_out)

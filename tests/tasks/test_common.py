@@ -148,3 +148,13 @@ def test_a_verb_may_run_on_other_devices_than_its_task():
     assert common.supported_devices(asr, "eval") == common.ALL_DEVICES
     assert common.supported_devices(asr, "bench") == ("cpu",)
     assert common.supported_devices(simulst, "train") == simulst.DEVICES  # no <VERB>_DEVICES: DEVICES for all
+
+
+def test_inference_autocast_runs_in_the_asked_dtype_and_refuses_fp16_off_cuda():
+    cpu = torch.device("cpu")
+    with common.autocast(None, cpu):
+        assert not torch.is_autocast_enabled("cpu")
+    with common.autocast("bf16", cpu):
+        assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+    with pytest.raises(InputError, match="fp16 inference needs CUDA"):
+        common.autocast("fp16", cpu)

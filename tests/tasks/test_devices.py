@@ -51,12 +51,12 @@ def test_the_streaming_step_keeps_state_and_outputs_on_the_model_device(shipped)
 def _asr_args(tmp_path, device: str):
     import argparse
 
-    return argparse.Namespace(int8=True, device=device, threads=1, weights=None, out=tmp_path)
+    return argparse.Namespace(int8=True, amp=None, device=device, threads=1, weights=None, out=tmp_path)
 
 
 def test_asr_int8_makes_device_auto_the_cpu_where_cuda_exists(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    job, model = asr._start_inference(_asr_args(tmp_path, "auto"), "run", "x", [])
+    job, model, _ = asr._start_inference(_asr_args(tmp_path, "auto"), "run", "x", [])
     assert job.device == torch.device("cpu") and model.frontend.mean.device == job.device
 
 

@@ -250,7 +250,7 @@ def predict_frames(model: FrameClassifier, video: TALVideo, classes: list[str], 
     """OAD->TAL baseline predictions of one video (per-frame probabilities grouped online)."""
     model.eval()
     x = torch.from_numpy(video.features).unsqueeze(0).to(next(model.parameters()).device)
-    probs = model.forward_sequence(x)[0].softmax(-1).cpu()
+    probs = model.forward_sequence(x)[0].float().softmax(-1).cpu()
     return group_frame_probabilities(probs, classes, video.feature_rate, threshold, video=video.name)
 
 
