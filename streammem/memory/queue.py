@@ -79,6 +79,23 @@ class MemoryQueue(nn.Module):
         return _where_rows(select, pushed, state)
 
     @torch.jit.export
+    def write_rows(self, state: QueueState, rows: Tensor, item: Tensor, select: Tensor, stamp: Tensor) -> QueueState:
+        """:meth:`write` restricted to the distinct rows ``rows`` (K,) int64 of the state; ``item`` (K, *I),
+        ``select`` (K,) and ``stamp`` (K,) belong to those rows, every other row is returned unchanged.
+
+        Equal to :meth:`write` with ``select`` False outside ``rows``, at the cost of one copy of the state
+        instead of a shifted copy and a selection over every row: MATR writes one phase row per stream and
+        step out of ``B * S``.
+        """
+        if self.capacity == 0:
+            return state
+        picked = QueueState(state.items.index_select(0, rows), state.valid.index_select(0, rows),
+                            state.stamps.index_select(0, rows))
+        pushed = self.write(picked, item, select, stamp)
+        return QueueState(state.items.index_copy(0, rows, pushed.items), state.valid.index_copy(0, rows, pushed.valid),
+                          state.stamps.index_copy(0, rows, pushed.stamps))
+
+    @torch.jit.export
     def forget(self, state: QueueState, reset: Tensor) -> QueueState:
         """Empty the rows where ``reset`` (B,) is True (a new video starts); others unchanged."""
         empty = QueueState(

@@ -41,6 +41,21 @@ def test_selective_write_leaves_unselected_rows_untouched():
     assert new.items[1, :, 0].tolist() == [2.0, 8.0]
 
 
+def test_writing_some_rows_equals_writing_all_with_the_others_unselected():
+    queue = MemoryQueue(2, [2])
+    state = _push(queue, queue.init(4, CPU), [1, 2, 3, 4])
+    rows, select = torch.tensor([3, 1]), torch.tensor([True, False])
+    item, stamp = torch.tensor([[9.0, 9.0], [6.0, 6.0]]), torch.tensor([9, 6])
+    some = queue.write_rows(state, rows, item, select, stamp)
+    full_item = torch.zeros(4, 2).index_copy(0, rows, item)
+    full = queue.write(state, full_item, torch.zeros(4, dtype=torch.bool).index_copy(0, rows, select),
+                       torch.zeros(4, dtype=torch.long).index_copy(0, rows, stamp))
+    for a, b in zip(some, full, strict=True):
+        assert torch.equal(a, b)
+    assert some.items[3, :, 0].tolist() == [4.0, 9.0] and some.items[1, :, 0].tolist() == [0.0, 2.0]
+    assert torch.equal(state.items[3, :, 0], torch.tensor([0.0, 4.0]))  # the given state is not modified
+
+
 def test_forget_clears_only_reset_rows():
     queue = MemoryQueue(2, [2])
     state = _push(queue, queue.init(2, CPU), [1, 2])

@@ -380,9 +380,8 @@ class MATR(nn.Module):
             )
             return out, MATRState(window, t + 1, stored.keys, stored.valid, stored.next_index)
         assert queue is not None
-        pushed = queue.write(
-            QueueState(state.mem_items, state.mem_valid, state.mem_stamps),
-            window.repeat_interleave(S, dim=0), select, t.repeat_interleave(S),
+        pushed = queue.write_rows(  # only this step's phase row of each stream can change
+            QueueState(state.mem_items, state.mem_valid, state.mem_stamps), phase_row, window, write, t,
         )
         return out, MATRState(window, t + 1, pushed.items, pushed.valid, pushed.stamps)
 
