@@ -162,6 +162,23 @@ def test_resumed_training_reaches_the_weights_of_the_uninterrupted_run(task, tmp
     assert all(torch.equal(wa[k], wb[k]) for k in wa)  # the selected (best held-out) weights too
 
 
+@pytest.mark.slow
+def test_two_process_training_resumed_from_its_state_reaches_the_uninterrupted_two_process_weights(tmp_path):
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
+                "streammem"]
+    base = [*torchrun, "train", "tal", "--data", str(_tal_data(tmp_path / "data")), "--batch-size", "1",
+            "--iterations", "6", "--eval-every", "2", "--threads", "1", "--seed", "7"]
+    whole, parts = tmp_path / "whole" / "w.safetensors", tmp_path / "parts" / "w.safetensors"
+    _run([*base, "--out", str(whole)])
+    _run([*base, "--out", str(parts), "--stop-after", "2"])
+    assert load_state(state_path(parts))["step"] == 2
+    _run([*base, "--out", str(parts), "--resume", str(state_path(parts))])
+    a, b = load_state(state_path(whole)), load_state(state_path(parts))
+    assert a["step"] == b["step"] == 6
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+
+
 def _speech_data(root: Path) -> Path:
     import soundfile as sf
 

@@ -37,8 +37,35 @@ from streammem.data.tal_layouts import (
 from streammem.data.thumos import TemporalAnnotations, read_thumos_json, read_thumos_txt
 from streammem.errors import InputError
 
-__all__ = ["TALVideo", "TALSplit", "load_feature_file", "load_tal_split", "read_features", "load_muses",
-           "find_annotations"]
+__all__ = ["TALVideo", "TALSplit", "MappedFeatures", "load_feature_file", "load_tal_split", "read_features",
+           "load_muses", "find_annotations"]
+
+
+class MappedFeatures:
+    """A video's (T, F) features left on disk, read when converted (``np.asarray``): its ``.npy`` file(s)
+    memory-mapped, cut to ``length`` rows, placed side by side (RGB and flow) and cast to float32.
+
+    Training on a large set (THUMOS14 at 4096 dims: about 10 GB of features) then holds only the videos of the
+    current batch in memory; the operating system's page cache keeps the files that are read often.
+    """
+
+    ndim = 2
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, files: tuple[Path, ...], length: int, widths: tuple[int, ...]) -> None:
+        self.files, self.length, self.widths = tuple(files), int(length), tuple(widths)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.length, sum(self.widths)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
+        parts = [np.load(f, mmap_mode="r", allow_pickle=False)[: self.length] for f in self.files]
+        rows = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        return np.array(rows, dtype=dtype or np.float32)  # always a copy: never a view of the mapped file
 
 
 @dataclass
@@ -46,7 +73,7 @@ class TALVideo:
     """One video: features (T, F), their rate (features/s), and ground truth (class id, start s, end s)."""
 
     name: str
-    features: np.ndarray
+    features: np.ndarray | MappedFeatures  # MappedFeatures: read with np.asarray(features) when needed
     feature_rate: float
     duration: float
     segments: list[tuple[int, float, float]]
@@ -125,6 +152,7 @@ def load_tal_split(
     skip_bad: bool = False,
     videos: list[str] | None = None,
     keep_features: bool = True,
+    mapped: bool = False,
 ) -> TALSplit:
     """Load one subset of a dataset directory: annotations + features in any layout of
     :mod:`streammem.data.tal_layouts` (``features/<video>.npy``, LSTR/TeSTra ``rgb_*/`` + ``flow_*/``,
@@ -136,6 +164,8 @@ def load_tal_split(
     videos: restrict to these names (e.g. a held-out selection split). keep_features False: every file is
     read and checked, then let go (``features`` keeps its width and no rows); :func:`read_features` reads one
     video's back when it is needed, so evaluating a large subset holds one video's features at a time.
+    mapped True: every file is read and checked, then ``features`` is a :class:`MappedFeatures` that reads
+    it again when converted (training holds the current batch's videos, not the subset).
     """
     refuse_interrupted(root)  # before looking for annotations: an interrupted generation has none yet
     layout = detect_layout(root) if feature_dir is None else FeatureLayout("streammem", (Path(feature_dir),))
@@ -210,7 +240,9 @@ def load_tal_split(
                 skipped[key] = skipped.get(key, 0) + 1
                 continue
             segments.append((index[a["label"]], a["start"], min(a["end"], duration)))
-        if not keep_features:
+        if mapped:
+            feats = MappedFeatures(layout.files(name), len(feats), widths)
+        elif not keep_features:
             feats = np.empty((0, feats.shape[1]), np.float32)
         out.append(TALVideo(name, feats, rate, duration, sorted(segments, key=lambda s: (s[1], s[2])),
                             tuple(layout.files(name)), widths))

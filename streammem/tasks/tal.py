@@ -135,10 +135,11 @@ def train(args: argparse.Namespace) -> int:
     root = _ensure_data(args.data or DEFAULT_DATA)
     out = run.main_path(f"{name}_{Path(args.config).stem}.safetensors")
     state = run.path(state_path(out).name)
-    full = load_tal_split(root, args.subset)
+    # mapped: each batch's videos are read from their files, never the whole subset at once
+    full = load_tal_split(root, args.subset, mapped=True)
     fit_names, held_names = selection_split([v.name for v in full.videos])
     fit = [v for v in full.videos if v.name in set(fit_names)]
-    held = load_tal_split(root, args.subset, classes=full.classes, videos=held_names)
+    held = load_tal_split(root, args.subset, classes=full.classes, videos=held_names, mapped=True)
     fixed: dict[str, Any] = {"num_classes": len(full.classes)}
     if args.variant == "nomem":
         fixed["memory"] = "none"

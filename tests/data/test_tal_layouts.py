@@ -134,3 +134,29 @@ def test_a_split_loaded_without_features_reads_each_video_back_the_same(tmp_path
     light = load_tal_split(root, "Test", keep_features=False)  # what eval tal holds: no feature rows
     assert light.videos[0].features.shape == (0, 3072) and light.ground_truth() == whole.ground_truth()
     np.testing.assert_array_equal(read_features(light.videos[0]), whole.videos[0].features)
+
+
+def test_a_mapped_split_reads_the_same_features_and_holds_none_in_memory(tmp_path):
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    root = _lstr_folder(tmp_path / "THUMOS", rng)
+    rgb_dir, flow_dir = root / "rgb_kinetics_resnet50", root / "flow_kinetics_bninception"
+    np.save(flow_dir / "video_test_0000004.npy", rng.standard_normal((42, 1024)).astype(np.float32))  # 2 longer
+    database = {f"video_test_{i:07d}": {"subset": "Test", "duration": 10.0, "annotations": []} for i in range(4, 24)}
+    (root / "thumos14.json").write_text(json.dumps({"database": database}))
+    for name in list(database)[1:]:  # 20 videos of 40 x 3072 float32: 9.8 MB of features in all
+        shutil.copy(rgb_dir / "video_test_0000004.npy", rgb_dir / f"{name}.npy")
+        shutil.copy(root / "target_perframe" / "video_test_0000004.npy", root / "target_perframe" / f"{name}.npy")
+        np.save(flow_dir / f"{name}.npy", rng.standard_normal((40, 1024)).astype(np.float32))
+    whole = load_tal_split(root, "Test")
+    tracemalloc.start()
+    mapped = load_tal_split(root, "Test", mapped=True)
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert held < 1e6  # numpy allocations are traced: the 9.8 MB of features are not held
+    for light, full in zip(mapped.videos, whole.videos, strict=True):
+        assert light.features.shape == full.features.shape == (40, 3072) and len(light.features) == 40
+        read = np.asarray(light.features)
+        assert read.dtype == np.float32 and read.flags.writeable
+        np.testing.assert_array_equal(read, full.features)  # the longer flow file cut to the RGB length

@@ -92,7 +92,7 @@ def _pad(videos: list[TALVideo]) -> torch.Tensor:
     longest = max(len(v.features) for v in videos)
     x = torch.zeros(len(videos), longest, videos[0].features.shape[1])
     for i, v in enumerate(videos):
-        x[i, : len(v.features)] = torch.from_numpy(v.features)
+        x[i, : len(v.features)] = torch.from_numpy(np.asarray(v.features))  # a mapped video is read here
     return x
 
 
@@ -224,7 +224,7 @@ def train_model(
 def predict_matr(model: MATR, video: TALVideo, classes: list[str], block: int = 512) -> list[dict]:
     """Emitted actions of one video: the step loop's outputs (computed in blocks) through the online post-processor."""
     model.eval()
-    x = torch.from_numpy(video.features).unsqueeze(0).to(model.class_queries.device)
+    x = torch.from_numpy(np.asarray(video.features)).unsqueeze(0).to(model.class_queries.device)
     T = x.shape[1]
     S = model.segment_len
     flag_logits = []
@@ -249,7 +249,7 @@ def predict_matr(model: MATR, video: TALVideo, classes: list[str], block: int = 
 def predict_frames(model: FrameClassifier, video: TALVideo, classes: list[str], threshold: float) -> list[dict]:
     """OAD->TAL baseline predictions of one video (per-frame probabilities grouped online)."""
     model.eval()
-    x = torch.from_numpy(video.features).unsqueeze(0).to(next(model.parameters()).device)
+    x = torch.from_numpy(np.asarray(video.features)).unsqueeze(0).to(next(model.parameters()).device)
     probs = model.forward_sequence(x)[0].float().softmax(-1).cpu()
     return group_frame_probabilities(probs, classes, video.feature_rate, threshold, video=video.name)
 
