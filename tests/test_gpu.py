@@ -1,7 +1,7 @@
 """GPU smoke tests (``-m gpu``; skipped without CUDA): each tiny model trains a few steps on CUDA through its
 training loop, each shipped model's streaming step gives the same outputs eager and TorchScript-scripted
-on the GPU, and ``eval`` and ``run`` of tal, track and asr give on CUDA what they give on the CPU (and ``run``
-also works under ``--amp bf16`` and ``fp16``)."""
+on the GPU, ``eval`` and ``run`` of tal, track and asr give on CUDA what they give on the CPU (and ``run``
+also works under ``--amp bf16`` and ``fp16``), and ``bench`` of every task measures on CUDA."""
 
 import pytest
 import torch
@@ -301,3 +301,35 @@ def test_tal_track_asr_run_under_autocast_on_cuda(tmp_path, amp):
         out = tmp_path / task
         assert main([*args, "--device", "cuda", "--amp", amp, "--threads", "1", "--out", str(out)]) == 0, task
         assert any(out.glob("*.json")), task
+
+
+# -------------------------------------------------------------------------------------------------- bench
+def test_peak_bytes_on_cuda_sees_a_temporary_freed_before_the_end():
+    from streammem.bench.measure import peak_bytes_of
+
+    def work():
+        big = torch.ones(1024, 1024, device=CUDA)  # 4 MiB, gone when work returns
+        return big.sum()
+
+    assert 4 * 2**20 <= peak_bytes_of(work, CUDA) < 5 * 2**20
+
+
+@pytest.mark.parametrize("task", ["tal", "track", "asr", "simulst", "anomaly"])
+def test_bench_measures_on_cuda(task, tmp_path):
+    import json
+
+    from bench_json import missing_keys
+
+    from streammem.cli import main
+
+    out = tmp_path / "bench.json"
+    assert main(["bench", task, "--quick", "--device", "cuda", "--threads", "1", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    machine, matmul = result["machine"], result["matmul"]
+    assert machine["device"] == matmul["device"] == "cuda"
+    assert machine["device_name"] == torch.cuda.get_device_name(CUDA) and {"allow_tf32", "cudnn_allow_tf32"} <= set(matmul)
+    measured = result["tasks"][task]
+    assert missing_keys(measured, task) == []
+    assert all(p["step_peak_bytes"] > 0 for p in measured["stream"]["positions"])  # the CUDA allocator's peak
+    assert all(m["peak_bytes"] > 0 for m in measured["recompute"]["measured"])
+    assert all(e["top_operators"] is None for e in measured["efficiency"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import torch
 
@@ -13,13 +12,14 @@ RECOMPUTE = ("the model's Conformer blocks, full attention over every encoder fr
              "per chunk), re-run at each chunk; front end, subsampling, NTM and CTC head left out (a lower bound)")
 
 
-def _audio(samples: int) -> list[torch.Tensor]:
+def _audio(samples: int, device: torch.device) -> list[torch.Tensor]:
     gen = torch.Generator().manual_seed(0)
-    return [0.1 * torch.randn(1, samples, generator=gen) for _ in range(8)]
+    return [(0.1 * torch.randn(1, samples, generator=gen)).to(device) for _ in range(8)]
 
 
-def _workload(model, label: str, config: str) -> Workload:
-    audio = _audio(model.chunk_samples)
+def _workload(model, label: str, config: str, opts: Options) -> Workload:
+    model = model.to(opts.device)
+    audio = _audio(model.chunk_samples, opts.device)
     return Workload(
         label=label, config=config, model=model, initial_state=lambda: model.initial_state(1),
         step=lambda state, i: model.step(audio[i % len(audio)], state)[1],
@@ -29,27 +29,27 @@ def _workload(model, label: str, config: str) -> Workload:
     )
 
 
-def stream(weights: Any = None) -> Workload:
+def stream(opts: Options) -> Workload:
     from streammem.tasks.asr import _load_model
 
-    model = _load_model(weights)
+    model = _load_model(opts.weights)
     cfg = model.config
-    return _workload(model, f"Conformer-NTM tiny, {weights_label(weights)} ({cfg.num_blocks} blocks, d={cfg.d_model}), "
-                     f"{model.chunk_samples / 16000:.2f} s chunks", "tiny")
+    return _workload(model, f"Conformer-NTM tiny, {weights_label(opts.weights)} ({cfg.num_blocks} blocks, "
+                     f"d={cfg.d_model}), {model.chunk_samples / 16000:.2f} s chunks", "tiny", opts)
 
 
 @functools.lru_cache(maxsize=2)
-def _random(config: str):
+def _random(config: str, device: torch.device):
     from streammem.models import build_model
 
-    return build_model("conformer_ntm", config).eval()
+    return build_model("conformer_ntm", config).eval().to(device)
 
 
-def paper() -> Workload:
-    model = _random("paper")
+def paper(opts: Options) -> Workload:
+    model = _random("paper", opts.device)
     cfg = model.config
     return _workload(model, f"Conformer-NTM paper, random weights ({cfg.num_blocks} blocks, d={cfg.d_model})",
-                     "paper")
+                     "paper", opts)
 
 
 def _run_blocks(blocks, x: torch.Tensor, keys: list, values: list, convs: list, mask: torch.Tensor) -> torch.Tensor:
@@ -62,37 +62,38 @@ def recompute(workload: Workload, n: int) -> Recompute:
     enc = workload.model.encoder
     d = enc.heads * enc.head_dim
     frames = n * enc.chunk
-    x = torch.randn(1, frames, d)
+    x = torch.randn(1, frames, d, device=workload.device)
     empty = x.new_zeros(1, enc.heads, 0, enc.head_dim)
     conv = [x.new_zeros(1, d, enc.kernel - 1)] * len(enc.blocks)
-    mask = torch.ones(1, 1, 1, dtype=torch.bool).expand(1, frames, frames)
+    mask = torch.ones(1, 1, 1, dtype=torch.bool, device=x.device).expand(1, frames, frames)
     blocks = enc.blocks
     return Recompute(run=lambda: _run_blocks(blocks, x, [empty] * len(blocks), [empty] * len(blocks), conv, mask),
                      tokens=frames, history_bytes=x.numel() * x.element_size())
 
 
-def peers(config: str) -> list[Peer]:
+def peers(config: str, opts: Options) -> list[Peer]:
     import torchaudio
 
-    model = _random(config)
+    device = opts.device
+    model = _random(config, device)
     cfg, enc = model.config, model.encoder
     C, L, d, nb = cfg.chunk_frames, cfg.left_frames, cfg.d_model, cfg.num_blocks
     gen = torch.Generator().manual_seed(0)
-    chunk = torch.randn(1, C, d, generator=gen)
-    keys = [torch.randn(1, enc.heads, L, enc.head_dim, generator=gen) for _ in range(nb)]
-    values = [torch.randn(1, enc.heads, L, enc.head_dim, generator=gen) for _ in range(nb)]
-    convs = [torch.randn(1, d, enc.kernel - 1, generator=gen) for _ in range(nb)]
-    mask = torch.ones(1, C, L + C, dtype=torch.bool)
+    chunk = torch.randn(1, C, d, generator=gen).to(device)
+    keys = [torch.randn(1, enc.heads, L, enc.head_dim, generator=gen).to(device) for _ in range(nb)]
+    values = [torch.randn(1, enc.heads, L, enc.head_dim, generator=gen).to(device) for _ in range(nb)]
+    convs = [torch.randn(1, d, enc.kernel - 1, generator=gen).to(device) for _ in range(nb)]
+    mask = torch.ones(1, C, L + C, dtype=torch.bool, device=device)
     emformer = torchaudio.models.Emformer(d, cfg.num_heads, cfg.ffn_dim, nb, segment_length=C,
-                                          left_context_length=L, right_context_length=0).eval()
-    lengths = torch.tensor([C])
+                                          left_context_length=L, right_context_length=0).eval().to(device)
+    lengths = torch.tensor([C], device=device)
     em_state = None
     for _ in range(L // C + 1):  # a full left context, as our cache holds
         _, _, em_state = emformer.infer(chunk, lengths, em_state)
-    conformer = torchaudio.models.Conformer(d, cfg.num_heads, cfg.ffn_dim, nb, cfg.kernel_size).eval()
-    window = torch.randn(1, L + C, d, generator=gen)
-    window_lengths = torch.tensor([L + C])
-    audio = _audio(model.chunk_samples)[0]
+    conformer = torchaudio.models.Conformer(d, cfg.num_heads, cfg.ffn_dim, nb, cfg.kernel_size).eval().to(device)
+    window = torch.randn(1, L + C, d, generator=gen).to(device)
+    window_lengths = torch.tensor([L + C], device=device)
+    audio = _audio(model.chunk_samples, device)[0]
     state = model.initial_state(1)
     for _ in range(L // C + 1):
         _, state = model.step(audio, state)
@@ -111,20 +112,27 @@ def peers(config: str) -> list[Peer]:
 
 
 def extras(workload: Workload, opts: Options) -> list[Extra]:
-    """Real-time factor of the exported steps (TorchScript, and int8 TorchScript) per measured config."""
+    """Real-time factor of the exported steps (TorchScript, and int8 TorchScript on the CPU) per measured config.
+    int8 dynamic quantization has CPU kernels only: on another device its row has no value and says so."""
     from streammem.export import script
     from streammem.models.conformer_ntm.quantize import quantize_int8
 
     rows = []
     for config in opts.configs:
-        model = workload.model if config == workload.config else _random(config)
-        audio = _audio(model.chunk_samples)[0]
+        model = workload.model if config == workload.config else _random(config, opts.device)
+        audio = _audio(model.chunk_samples, opts.device)[0]
         seconds = model.chunk_samples / 16000
-        for name, exported in (("TorchScript", script(model)), ("int8 TorchScript", script(quantize_int8(model)))):
+        on_cpu = opts.device.type == "cpu"
+        steps = [("TorchScript", script(model))] + ([("int8 TorchScript", script(quantize_int8(model)))]
+                                                    if on_cpu else [])
+        for name, exported in steps:
             state = model.initial_state(1)
             for _ in range(model.left_frames // model.chunk_frames + 1):
                 _, state = exported(audio, state)
             ms = median_ms(lambda f=exported, x=audio, s=state: f(x, s), opts)
             rows.append(Extra(f"{config} real-time factor, {name} step", ms / 1000 / seconds, "",
                               f"median ms per {seconds:.2f} s chunk / chunk length ({ms:.3g} ms)"))
+        if not on_cpu:
+            rows.append(Extra(f"{config} real-time factor, int8 TorchScript step", None, "",
+                              f"not measured on {opts.device}: int8 dynamic quantization runs on the CPU only"))
     return rows

@@ -2,17 +2,22 @@
 
 For a task, its adapter (``streammem.bench.<task>``) hands over a :class:`Workload` (the streaming step with
 its shipped weights, and the same at paper size), a :class:`Recompute` (the same network without its
-memory, attending over the whole history) and its equal-size :class:`Peer` comparisons. One run then
-measures, on the CPU:
+memory, attending over the whole history) and its equal-size :class:`Peer` comparisons, every model and
+input on the run's device (``Options.device``: the CPU, or a CUDA GPU). One run then measures, on that device:
 
 1. **stream**: the streaming step at each stream position (100, 1,000, 10,000 by default): latency
    p50/p95/p99 over ``repeats`` consecutive steps, state bytes, process RSS, peak bytes of one step;
 2. **recompute**: the full-context recompute at growing history lengths until a time or memory cap, a
    stated least-squares fit through the measured points for the lengths beyond it, and the speed and
-   memory ratios against the streaming step at the last position;
+   memory ratios against the streaming step at the last position (on CUDA: GPU memory, and the cap never
+   above the GPU's free memory);
 3. **peers**: our blocks against equal-size reference implementations on the same input, time and FLOPs;
 4. **efficiency**: FLOPs per step (``torch.utils.flop_counter``) over the step's time, as a fraction of
-   the dense matmul rate measured in the same run; below 30 %, the profiler's top operators.
+   the dense fp32 matmul rate measured on the same device in the same run; below 30 %, on the CPU, the
+   profiler's top operators (a GPU run records none).
+
+An adapter's functions: ``stream(opts)`` and ``paper(opts)`` (workloads on ``opts.device``),
+``recompute(workload, n)`` (on the workload's device), ``peers(config, opts)``, optionally ``extras(workload, opts)``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
@@ -86,6 +91,11 @@ class Workload:
     def parameters(self) -> int:
         return int(sum(p.numel() for p in self.model.parameters()))
 
+    @property
+    def device(self) -> Any:
+        """Where the model lives, and so where the recompute's inputs go."""
+        return next(self.model.parameters()).device
+
 
 @dataclass
 class Recompute:
@@ -122,9 +132,16 @@ class Extra:
         return {"name": self.name, "value": self.value, "unit": self.unit, "what": self.what}
 
 
+def _cpu() -> Any:
+    import torch
+
+    return torch.device("cpu")
+
+
 @dataclass
 class Options:
-    """What a run measures, resolved from the command line (``--quick`` fills in small defaults)."""
+    """What a run measures, resolved from the command line (``--quick`` fills in small defaults), and on which
+    device: every adapter puts its models and inputs on ``device``."""
 
     positions: tuple[int, ...]
     repeats: int
@@ -134,6 +151,7 @@ class Options:
     configs: tuple[str, ...]
     weights: Any = None
     quick: bool = False
+    device: Any = field(default_factory=_cpu)  # a torch.device
 
 
 def weights_label(weights: Any) -> str:
@@ -175,8 +193,8 @@ def _add_measure_arguments(parser: argparse.ArgumentParser) -> None:
                         help="time cap of the full-context recompute per task; longer histories are fitted "
                         "(default 15; --quick 2)")
     parser.add_argument("--recompute-memory-mb", type=positive_float, default=1536.0,
-                        help="largest recompute run (MiB of live tensors, predicted); larger ones are fitted "
-                        "(default 1536)")
+                        help="largest recompute run (MiB of live tensors on the device, predicted; on CUDA at most "
+                        "the GPU memory free); larger ones are fitted (default 1536)")
     parser.add_argument("--configs", type=_configs, default=None,
                         help="model sizes of the peer and FLOP measurements: tiny (the shipped weights) and "
                         "paper (random weights) (default tiny,paper; --quick tiny)")
@@ -208,7 +226,7 @@ def add_all_arguments(parser: argparse.ArgumentParser) -> None:
                          "runs/all/bench/threads<N>/), or the JSON file itself")
 
 
-def _options(args: argparse.Namespace) -> Options:
+def _options(args: argparse.Namespace, device: Any) -> Options:
     quick = bool(getattr(args, "quick", False))
     pick = lambda value, full, small: value if value is not None else (small if quick else full)  # noqa: E731
     return Options(
@@ -220,6 +238,7 @@ def _options(args: argparse.Namespace) -> Options:
         configs=pick(args.configs, ("tiny", "paper"), ("tiny",)),
         weights=getattr(args, "weights", None),
         quick=quick,
+        device=device,
     )
 
 
@@ -242,7 +261,7 @@ class _Stepper:
 
 
 def _stream(workload: Workload, opts: Options) -> dict[str, Any]:
-    from streammem.bench.measure import latency_summary, peak_bytes_of, tensor_bytes
+    from streammem.bench.measure import latency_summary, peak_bytes_of, tensor_bytes, timed
     from streammem.resources import current_rss_mb
 
     stepper = _Stepper(workload)
@@ -252,14 +271,10 @@ def _stream(workload: Workload, opts: Options) -> dict[str, Any]:
         while stepper.done < position - 1:
             stepper()
         first = stepper.done + 1
-        times = []
-        for _ in range(opts.repeats):
-            t0 = time.perf_counter()
-            stepper()
-            times.append(time.perf_counter() - t0)
+        times = [timed(stepper, opts.device) for _ in range(opts.repeats)]
         rows.append({
             "position": position, "first_timed_step": first, "latency_ms": latency_summary(times),
-            "state_bytes": tensor_bytes(stepper.state), "step_peak_bytes": peak_bytes_of(stepper),
+            "state_bytes": tensor_bytes(stepper.state), "step_peak_bytes": peak_bytes_of(stepper, opts.device),
             "rss_mb": current_rss_mb(),
         })
         _say(f"  step {first}..{first + opts.repeats - 1}: p50 {rows[-1]['latency_ms']['p50']:.2f} ms, state "
@@ -267,22 +282,35 @@ def _stream(workload: Workload, opts: Options) -> dict[str, Any]:
     return {"positions": rows, "steps_run": stepper.done, "seconds": time.perf_counter() - began}
 
 
+def _memory_cap(opts: Options) -> tuple[float, str]:
+    """The recompute's memory cap in bytes and how to say it: ``--recompute-memory-mb``, on CUDA never above
+    the GPU memory free at the start (a larger run would fail, not measure)."""
+    import torch
+
+    cap = opts.recompute_memory_mb * 2**20
+    if opts.device.type == "cuda":
+        free = float(torch.cuda.mem_get_info(opts.device)[0])
+        if free < cap:
+            return free, f"{free / 2**20:.0f} MiB (the GPU memory free)"
+    return cap, f"{cap / 2**20:.0f} MiB"
+
+
 def _recompute(adapter: Any, workload: Workload, opts: Options) -> dict[str, Any]:
     """Measure the recompute along :data:`LADDER` within the caps, then fit time and peak memory in n."""
-    from streammem.bench.measure import evaluate_fit, fit_polynomial, peak_bytes_of
+    from streammem.bench.measure import evaluate_fit, fit_polynomial, peak_bytes_of, timed
 
     targets = opts.positions
     ladder = sorted({n for n in LADDER if n <= targets[-1]} | set(targets))
     measured: list[dict[str, Any]] = []
     spent, stopped = 0.0, None
-    cap_bytes = opts.recompute_memory_mb * 2**20
+    cap_bytes, cap_text = _memory_cap(opts)
     tokens_per_step = 0
     for n in ladder:
         if measured:
             last = measured[-1]
             grow = (n / last["n"]) ** 2  # attention: quadratic in the history, a safe guess for both
             if last["peak_bytes"] * grow > cap_bytes:
-                stopped = {"n": n, "reason": f"predicted live tensors over {opts.recompute_memory_mb:.0f} MiB"}
+                stopped = {"n": n, "reason": f"predicted live tensors over {cap_text}"}
                 break
             if spent + last["ms"] / 1000 * grow * 2 > opts.recompute_seconds:
                 stopped = {"n": n, "reason": f"predicted time over the {opts.recompute_seconds:g} s cap"}
@@ -290,13 +318,11 @@ def _recompute(adapter: Any, workload: Workload, opts: Options) -> dict[str, Any
         began = time.perf_counter()
         job = adapter.recompute(workload, n)
         tokens_per_step = job.tokens // n
-        peak = peak_bytes_of(job.run)  # also the warm-up call
+        peak = peak_bytes_of(job.run, opts.device)  # also the warm-up call
         times = []
         while len(times) < opts.repeats and (not times or spent + time.perf_counter() - began
                                                < opts.recompute_seconds * 0.5):
-            t0 = time.perf_counter()
-            job.run()
-            times.append(time.perf_counter() - t0)
+            times.append(timed(job.run, opts.device))
         measured.append({"n": n, "tokens": job.tokens, "ms": 1000 * statistics.median(times), "calls": len(times),
                          "peak_bytes": peak, "history_bytes": job.history_bytes})
         del job
@@ -336,7 +362,7 @@ def median_ms(fn: Callable[[], Any], opts: Options) -> float:
     """Median milliseconds of ``fn()`` over the run's repeats, after its warm-up calls (time-capped)."""
     from streammem.bench.measure import time_calls
 
-    return 1000 * statistics.median(time_calls(fn, opts.warmup, opts.repeats, CALL_BUDGET))
+    return 1000 * statistics.median(time_calls(fn, opts.warmup, opts.repeats, CALL_BUDGET, opts.device))
 
 
 def _peers(adapter: Any, opts: Options) -> list[dict[str, Any]]:
@@ -346,7 +372,7 @@ def _peers(adapter: Any, opts: Options) -> list[dict[str, Any]]:
 
     rows = []
     for config in opts.configs:
-        for peer in adapter.peers(config):
+        for peer in adapter.peers(config, opts):
             ours_ms, peer_ms = median_ms(peer.ours, opts), median_ms(peer.theirs, opts)
             ours_flops, peer_flops = flops_of(peer.ours), flops_of(peer.theirs)
             diff = None
@@ -374,12 +400,13 @@ def _efficiency(adapter: Any, stream_workload: Workload, opts: Options, rate: fl
 
     rows = []
     for config in opts.configs:
-        workload = stream_workload if config == stream_workload.config else adapter.paper()
+        workload = stream_workload if config == stream_workload.config else adapter.paper(opts)
         stepper = _Stepper(workload)
         flops = flops_of(stepper)  # also the first warm-up call
-        ms = latency_summary(time_calls(stepper, opts.warmup - 1, opts.repeats, CALL_BUDGET))["p50"]
+        ms = latency_summary(time_calls(stepper, opts.warmup - 1, opts.repeats, CALL_BUDGET, opts.device))["p50"]
         fraction = achieved_fraction(flops, ms / 1000, rate)
-        top = top_operators(stepper, calls=1 if ms > 500 else 3) if fraction < EFFICIENCY_FLOOR else None
+        profile = fraction < EFFICIENCY_FLOOR and opts.device.type == "cpu"  # self CPU time: not a GPU's kernels
+        top = top_operators(stepper, calls=1 if ms > 500 else 3) if profile else None
         rows.append({
             "config": config, "label": workload.label, "flops_per_step": flops, "ms_p50": ms,
             "achieved_fraction": fraction, "top_operators": top,
@@ -410,7 +437,7 @@ def measure_task(task: str, opts: Options, rate: float) -> dict[str, Any]:
     adapter = importlib.import_module(f"streammem.bench.{task}")
     began = time.perf_counter()
     with torch.no_grad():
-        workload = adapter.stream(opts.weights)
+        workload = adapter.stream(opts)
         _say(f"== {task}: {workload.label}")
         stream = _stream(workload, opts)
         recompute = _recompute(adapter, workload, opts)
@@ -432,31 +459,34 @@ def measure_task(task: str, opts: Options, rate: float) -> dict[str, Any]:
 def _header(args: argparse.Namespace, opts: Options) -> dict[str, Any]:
     from streammem.bench.measure import machine, matmul_rate
 
-    rate = matmul_rate()
-    _say(f"dense fp32 matmul: {rate['flops_per_second'] / 1e9:.1f} GFLOP/s on {args.threads} thread(s)")
+    host = machine(int(args.threads), opts.device)
+    rate = matmul_rate(opts.device)
+    where = f"{args.threads} thread(s)" if opts.device.type == "cpu" else f"{host['device']} ({host['device_name']})"
+    _say(f"dense fp32 matmul: {rate['flops_per_second'] / 1e9:.1f} GFLOP/s on {where}")
     return {
         "command": " ".join(["streammem", *sys.argv[1:]]) if sys.argv and "streammem" in sys.argv[0] else None,
-        "machine": machine(int(args.threads)), "matmul": rate,
+        "machine": host, "matmul": rate,
         "options": {"positions": list(opts.positions), "repeats": opts.repeats, "warmup": opts.warmup,
                     "recompute_seconds": opts.recompute_seconds, "recompute_memory_mb": opts.recompute_memory_mb,
                     "configs": list(opts.configs), "quick": opts.quick},
     }
 
 
-def _start(args: argparse.Namespace, task: str):
-    from streammem.errors import InputError
+def _start(args: argparse.Namespace, name: str, tasks: Sequence[str]):
+    """Threads, outputs and the device every task in ``tasks`` benchmarks on (each task module's
+    ``BENCH_DEVICES``), checked before any work: (run, device)."""
     from streammem.tasks import common
 
-    run = common.start(args, task=task, verb="bench", stem=f"threads{args.threads}")
-    if run.device is not None and run.device.type != "cpu" and args.device != "auto":
-        raise InputError("--device", f"'{args.device}': the benchmark measures the CPU only")
-    return run
+    modules = [importlib.import_module(f"streammem.tasks.{task}") for task in tasks]
+    supported = [d for d in common.ALL_DEVICES if all(d in common.supported_devices(m, "bench") for m in modules)]
+    device = common.resolve_device(args.device, supported, f"streammem bench {name}")
+    return common.start(args, task=name, verb="bench", stem=f"threads{args.threads}"), device
 
 
 def bench_task(task: str, args: argparse.Namespace) -> int:
     """``streammem bench TASK``: one task's measurements -> bench.json."""
-    run = _start(args, task)
-    opts = _options(args)
+    run, device = _start(args, task, [task])
+    opts = _options(args, device)
     result = _header(args, opts)
     began = time.perf_counter()
     result["tasks"] = {task: measure_task(task, opts, result["matmul"]["flops_per_second"])}
@@ -470,17 +500,18 @@ def bench_all(args: argparse.Namespace, tasks: Sequence[str] | None = None) -> i
     from streammem.errors import atomic_output
     from streammem.tasks import TASKS
 
-    run = _start(args, "all")
+    tasks = tuple(tasks or TASKS)
+    run, device = _start(args, "all", tasks)
     report = None
     if args.report is not None:  # checked before any work, like every output
         from streammem.tasks.common import Outputs
 
         report = Outputs.plan("all", "bench", "report", args.report, main_suffixes=(".md",)).path(args.report.name)
-    opts = _options(args)
+    opts = _options(args, device)
     result = _header(args, opts)
     began = time.perf_counter()
     result["tasks"] = {}
-    for task in tasks or TASKS:
+    for task in tasks:
         result["tasks"][task] = measure_task(task, opts, result["matmul"]["flops_per_second"])
     result["wall_seconds"] = time.perf_counter() - began
     path = run.write_main_json("bench.json", result)

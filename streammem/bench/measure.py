@@ -1,7 +1,10 @@
-"""The measurements every task's benchmark shares: latency percentiles, tensor bytes, FLOPs, the machine's
+"""The measurements every task's benchmark shares: latency percentiles, tensor bytes, FLOPs, the device's
 dense matmul rate, the profiler's top operators, and a stated least-squares fit for costs too large to run.
 
-Nothing here knows a task; :mod:`streammem.bench.harness` combines these on each task's adapter.
+Every timing and memory figure is taken on one device: the CPU, or a CUDA GPU, whose work runs asynchronously
+(:func:`timed` waits for it before reading the clock) and whose memory has its own allocator statistics
+(:func:`peak_bytes_of` reads them). Nothing here knows a task; :mod:`streammem.bench.harness` combines these
+on each task's adapter.
 """
 
 from __future__ import annotations
@@ -29,21 +32,28 @@ __all__ = [
     "machine",
     "matmul_rate",
     "peak_bytes_of",
+    "synchronize",
     "tensor_bytes",
     "time_calls",
+    "timed",
     "top_operators",
 ]
 
+CPU = torch.device("cpu")
 
-def machine(threads: int) -> dict[str, Any]:
-    """What a figure depends on: torch version, CPU model and cores, threads, date (UTC), load at the start."""
+
+def machine(threads: int, device: torch.device = CPU) -> dict[str, Any]:
+    """What a figure depends on: the device measured (its name: the CPU model or the GPU's), torch version,
+    CPU model and cores, threads, date (UTC), load at the start."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass
-    return {
+    row = {
+        "device": str(device),
+        "device_name": cpu,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "cpu": cpu,
@@ -53,6 +63,10 @@ def machine(threads: int) -> dict[str, Any]:
         "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
     }
+    if device.type == "cuda":
+        row.update(device_name=torch.cuda.get_device_name(device), cuda=torch.version.cuda,
+                   device_memory_bytes=torch.cuda.get_device_properties(device).total_memory)
+    return row
 
 
 def tensor_bytes(obj: Any) -> int:
@@ -60,19 +74,32 @@ def tensor_bytes(obj: Any) -> int:
     return int(sum(t.numel() * t.element_size() for t in tree_leaves(obj) if isinstance(t, torch.Tensor)))
 
 
-def time_calls(fn: Callable[[], Any], warmup: int, repeats: int, budget: float = float("inf")) -> list[float]:
-    """Seconds of each of ``repeats`` calls of ``fn`` after ``warmup`` untimed ones; fewer calls (at least one)
-    when they would take more than ``budget`` seconds in all (a paper-size step may take seconds)."""
+def synchronize(device: torch.device) -> None:
+    """Wait until the work queued on ``device`` is done (CUDA kernels run after the call that queued them
+    returns); the CPU has nothing queued."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn: Callable[[], Any], device: torch.device = CPU) -> float:
+    """Seconds of one ``fn()`` including the work it queued on ``device`` (and none queued before it)."""
+    synchronize(device)
+    began = time.perf_counter()
+    fn()
+    synchronize(device)
+    return time.perf_counter() - began
+
+
+def time_calls(fn: Callable[[], Any], warmup: int, repeats: int, budget: float = float("inf"),
+               device: torch.device = CPU) -> list[float]:
+    """Seconds of each of ``repeats`` calls of ``fn`` on ``device`` after ``warmup`` untimed ones; fewer calls
+    (at least one) when they would take more than ``budget`` seconds in all (a paper-size step may take seconds)."""
     for _ in range(warmup):
-        began = time.perf_counter()
-        fn()
-        if time.perf_counter() - began > budget / 4:
+        if timed(fn, device) > budget / 4:
             break
     times: list[float] = []
     while len(times) < repeats and (not times or sum(times) < budget):
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
+        times.append(timed(fn, device))
     return times
 
 
@@ -98,10 +125,18 @@ def _quiet_profiler() -> Iterator[None]:
         os.close(saved)
 
 
-def peak_bytes_of(fn: Callable[[], Any]) -> int:
-    """Peak bytes allocated through torch's CPU allocator during one ``fn()`` and alive at the same time
-    (the profiler's memory events, summed in time order): tensors, results and every operator's buffers.
-    What existed before the call (weights, inputs, the state) is not counted: add it yourself."""
+def peak_bytes_of(fn: Callable[[], Any], device: torch.device = CPU) -> int:
+    """Peak bytes allocated on ``device`` during one ``fn()`` and alive at the same time: tensors, results and
+    every operator's buffers. What existed before the call (weights, inputs, the state) is not counted: add
+    it yourself. On the CPU, the profiler's memory events summed in time order; on CUDA, the allocator's peak
+    (``torch.cuda.max_memory_allocated``) over what was allocated before."""
+    if device.type == "cuda":
+        synchronize(device)
+        before = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        fn()
+        synchronize(device)
+        return int(torch.cuda.max_memory_allocated(device) - before)
     from torch.profiler import ProfilerActivity, profile
 
     with _quiet_profiler(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
@@ -147,19 +182,28 @@ def flops_of(fn: Callable[[], Any]) -> int:
     return int(counter.get_total_flops())
 
 
-def matmul_rate(size: int = 1024, warmup: int = 2, repeats: int = 20) -> dict[str, float]:
-    """The machine's dense fp32 matmul rate on the current torch threads, FLOP/s: the fastest of ``repeats``
-    products (the peak the cores reach; a median would carry the load of other jobs on a shared machine)."""
+def matmul_rate(device: torch.device = CPU, size: int | None = None, warmup: int = 2,
+                repeats: int = 20) -> dict[str, Any]:
+    """The dense fp32 matmul rate of ``device`` (on the CPU: on the current torch threads), FLOP/s: the fastest
+    of ``repeats`` products (the peak it reaches; a median would carry the load of other jobs on a shared
+    machine). Matrices of 1024² on the CPU, 4096² on a GPU (a smaller product would time the launch). On
+    CUDA the row records whether matmuls and cuDNN convolutions may use TF32 (faster than fp32, fewer bits)."""
+    size = size or (1024 if device.type == "cpu" else 4096)
     gen = torch.Generator().manual_seed(0)
-    a = torch.randn(size, size, generator=gen)
-    b = torch.randn(size, size, generator=gen)
-    times = time_calls(lambda: torch.mm(a, b), warmup, repeats)
-    return {"size": size, "repeats": repeats, "fastest_seconds": min(times),
-            "median_seconds": statistics.median(times), "flops_per_second": 2.0 * size**3 / min(times)}
+    a = torch.randn(size, size, generator=gen).to(device)
+    b = torch.randn(size, size, generator=gen).to(device)
+    times = time_calls(lambda: torch.mm(a, b), warmup, repeats, device=device)
+    row: dict[str, Any] = {"device": str(device), "dtype": "float32", "size": size, "repeats": repeats,
+                           "fastest_seconds": min(times), "median_seconds": statistics.median(times),
+                           "flops_per_second": 2.0 * size**3 / min(times)}
+    if device.type == "cuda":
+        row["allow_tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
+        row["cudnn_allow_tf32"] = bool(torch.backends.cudnn.allow_tf32)
+    return row
 
 
 def achieved_fraction(flops: float, seconds: float, peak_flops_per_second: float) -> float:
-    """FLOPs per second of a step as a fraction of the measured dense matmul rate."""
+    """FLOPs per second of a step as a fraction of the dense matmul rate measured on the same device."""
     return float(flops / seconds / peak_flops_per_second) if seconds > 0 else float("nan")
 
 

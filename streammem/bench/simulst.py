@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import torch
 from torch import nn
@@ -16,9 +15,10 @@ RECOMPUTE = ("the model's encoder layers without memory banks, full attention ov
              "bound)")
 
 
-def _workload(model, label: str, config: str) -> Workload:
+def _workload(model, label: str, config: str, opts: Options) -> Workload:
+    model = model.to(opts.device)
     gen = torch.Generator().manual_seed(0)
-    audio = [0.1 * torch.randn(1, model.chunk_samples, generator=gen) for _ in range(8)]
+    audio = [(0.1 * torch.randn(1, model.chunk_samples, generator=gen)).to(opts.device) for _ in range(8)]
     return Workload(
         label=label, config=config, model=model, initial_state=lambda: model.initial_state(1),
         step=lambda state, i: model.encode_chunk(audio[i % len(audio)], state)[1],
@@ -33,23 +33,23 @@ def _size(model) -> str:
             f"frames, memory {c.memory_size}")
 
 
-def stream(weights: Any = None) -> Workload:
+def stream(opts: Options) -> Workload:
     from streammem.tasks.simulst import _load_model
 
-    model = _load_model(weights)
-    return _workload(model, f"AM-Transformer tiny, {weights_label(weights)} ({_size(model)})", "tiny")
+    model = _load_model(opts.weights)
+    return _workload(model, f"AM-Transformer tiny, {weights_label(opts.weights)} ({_size(model)})", "tiny", opts)
 
 
 @functools.lru_cache(maxsize=2)
-def _random(config: str):
+def _random(config: str, device: torch.device):
     from streammem.models import build_model
 
-    return build_model("amt_simulst", config).eval()
+    return build_model("amt_simulst", config).eval().to(device)
 
 
-def paper() -> Workload:
-    model = _random("paper")
-    return _workload(model, f"AM-Transformer paper, random weights ({_size(model)})", "paper")
+def paper(opts: Options) -> Workload:
+    model = _random("paper", opts.device)
+    return _workload(model, f"AM-Transformer paper, random weights ({_size(model)})", "paper", opts)
 
 
 def _plain(layers, x: torch.Tensor, valid: torch.Tensor, bank: torch.Tensor, bank_valid: torch.Tensor):
@@ -61,30 +61,30 @@ def _plain(layers, x: torch.Tensor, valid: torch.Tensor, bank: torch.Tensor, ban
 def recompute(workload: Workload, n: int) -> Recompute:
     model = workload.model
     states = n * (model.chunk_samples // 640)
-    x = torch.randn(1, states, model.d_model)
-    valid = torch.ones(1, states, dtype=torch.bool)
+    x = torch.randn(1, states, model.d_model, device=workload.device)
+    valid = torch.ones(1, states, dtype=torch.bool, device=x.device)
     bank, bank_valid = x.new_zeros(1, 0, model.d_model), valid.new_zeros(1, 0)
     layers = model.encoder
     return Recompute(run=lambda: _plain(layers, x, valid, bank, bank_valid), tokens=states,
                      history_bytes=x.numel() * x.element_size())
 
 
-def peers(config: str) -> list[Peer]:
+def peers(config: str, opts: Options) -> list[Peer]:
     from streammem.memory.queue import QueueState
 
-    model = _random(config)
+    model = _random(config, opts.device)
     c = model.config
     tokens = (c.left_frames + c.center_frames + c.right_frames) // 4
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(1, tokens, c.d_model, generator=gen)
-    valid = torch.ones(1, tokens, dtype=torch.bool)
-    center = torch.zeros(1, tokens, dtype=torch.bool)
+    x = torch.randn(1, tokens, c.d_model, generator=gen).to(opts.device)
+    valid = torch.ones(1, tokens, dtype=torch.bool, device=x.device)
+    center = torch.zeros(1, tokens, dtype=torch.bool, device=x.device)
     center[:, c.left_frames // 4:(c.left_frames + c.center_frames) // 4] = True
     banks = []
     for layer in model.encoder:
         empty = layer.attention.init(1, x.device)
-        banks.append(QueueState(torch.randn(empty.items.shape, generator=gen), torch.ones_like(empty.valid),
-                                torch.zeros_like(empty.stamps)))
+        banks.append(QueueState(torch.randn(empty.items.shape, generator=gen).to(x.device),
+                                torch.ones_like(empty.valid), torch.zeros_like(empty.stamps)))
 
     def ours() -> torch.Tensor:
         h = x
@@ -93,7 +93,7 @@ def peers(config: str) -> list[Peer]:
         return h
 
     layer = nn.TransformerEncoderLayer(c.d_model, c.num_heads, c.ffn_dim, 0.0, batch_first=True, norm_first=True)
-    peer = nn.TransformerEncoder(layer, c.encoder_layers, enable_nested_tensor=False).eval()
+    peer = nn.TransformerEncoder(layer, c.encoder_layers, enable_nested_tensor=False).eval().to(x.device)
     return [Peer(f"encoder layers, one window ({_size(model)}; {tokens} states + {c.memory_size} memory vectors)",
                  f"nn.TransformerEncoder, {c.encoder_layers} layers, same width/heads/FFN, same window", ours,
                  lambda: peer(x))]

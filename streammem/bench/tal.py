@@ -3,20 +3,19 @@ peer ``nn.TransformerEncoder`` of equal width, heads and FFN."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
-from streammem.bench.harness import Peer, Recompute, Workload, weights_label
+from streammem.bench.harness import Options, Peer, Recompute, Workload, weights_label
 
 RECOMPUTE = ("the model's segment encoder layers, full attention over every projected feature of the history "
              "(1 token per step), re-run at each step; decoders and heads left out (a lower bound)")
 
 
-def _workload(model, label: str, config: str) -> Workload:
+def _workload(model, label: str, config: str, opts: Options) -> Workload:
+    model = model.to(opts.device)
     gen = torch.Generator().manual_seed(0)
-    feats = torch.randn(64, 1, sum(model.feature_dims), generator=gen)
+    feats = torch.randn(64, 1, sum(model.feature_dims), generator=gen).to(opts.device)
     return Workload(
         label=label, config=config, model=model, initial_state=lambda: model.initial_state(1),
         step=lambda state, i: model.step(feats[i % len(feats)], state)[1],
@@ -30,18 +29,18 @@ def _size(model) -> str:
     return f"d={c.d_model}, {c.encoder_layers}+2x{c.decoder_layers} layers, window {c.segment_len}"
 
 
-def stream(weights: Any = None) -> Workload:
+def stream(opts: Options) -> Workload:
     from streammem.tasks.tal import load_model
 
-    model, _ = load_model(weights)
-    return _workload(model, f"MATR tiny, {weights_label(weights)} ({_size(model)})", "tiny")
+    model, _ = load_model(opts.weights)
+    return _workload(model, f"MATR tiny, {weights_label(opts.weights)} ({_size(model)})", "tiny", opts)
 
 
-def paper() -> Workload:
+def paper(opts: Options) -> Workload:
     from streammem.models.matr import build
 
     model = build("paper").eval()
-    return _workload(model, f"MATR paper, random weights ({_size(model)})", "paper")
+    return _workload(model, f"MATR paper, random weights ({_size(model)})", "paper", opts)
 
 
 def _encode(layers, x: torch.Tensor) -> torch.Tensor:
@@ -52,7 +51,7 @@ def _encode(layers, x: torch.Tensor) -> torch.Tensor:
 
 def recompute(workload: Workload, n: int) -> Recompute:
     model = workload.model
-    x = torch.randn(1, n, model.d_model)
+    x = torch.randn(1, n, model.d_model, device=workload.device)
     layers = model.encoder
     return Recompute(run=lambda: _encode(layers, x), tokens=n, history_bytes=x.numel() * x.element_size())
 
@@ -63,20 +62,20 @@ def _peer_encoder(c, layers: int) -> nn.TransformerEncoder:
     return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False).eval()
 
 
-def peers(config: str) -> list[Peer]:
+def peers(config: str, opts: Options) -> list[Peer]:
     from streammem.models.matr import build
 
-    model = build(config).eval()
+    model = build(config).eval().to(opts.device)
     c = model.config
     gen = torch.Generator().manual_seed(0)
-    window = torch.randn(1, c.segment_len, c.d_model, generator=gen)
-    tokens = torch.randn(1, c.segment_len + 1, c.d_model, generator=gen)
-    feats = torch.randn(1, sum(model.feature_dims), generator=gen)
+    window = torch.randn(1, c.segment_len, c.d_model, generator=gen).to(opts.device)
+    tokens = torch.randn(1, c.segment_len + 1, c.d_model, generator=gen).to(opts.device)
+    feats = torch.randn(1, sum(model.feature_dims), generator=gen).to(opts.device)
     state = model.initial_state(1)
     for _ in range(c.segment_len):
         _, state = model.step(feats, state)
-    encoder = _peer_encoder(c, c.encoder_layers)
-    deep = _peer_encoder(c, c.encoder_layers + 2 * c.decoder_layers)
+    encoder = _peer_encoder(c, c.encoder_layers).to(opts.device)
+    deep = _peer_encoder(c, c.encoder_layers + 2 * c.decoder_layers).to(opts.device)
     size = f"d={c.d_model}, {c.encoder_heads} heads, FFN {c.ffn_dim}, {c.segment_len + 1} tokens"
     return [
         Peer(f"segment encoder with flag token ({c.encoder_layers} layers, {size})",

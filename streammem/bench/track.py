@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from streammem.bench.harness import Peer, Recompute, Workload, weights_label
+from streammem.bench.harness import Options, Peer, Recompute, Workload, weights_label
 
 RECOMPUTE = ("an nn.TransformerEncoder of the tracker's encoder size (width, heads, FFN, layers; its deformable "
              "layers sample one frame's feature maps, so a dense encoder stands in), full attention over the "
@@ -26,8 +25,9 @@ def _frames(image_size: tuple[int, int]) -> torch.Tensor:
     return synthetic_clip(8, image_size=image_size)
 
 
-def _workload(model, label: str, config: str) -> Workload:
-    frames = _frames(tuple(model.cfg.image_size))
+def _workload(model, label: str, config: str, opts: Options) -> Workload:
+    model = model.to(opts.device)
+    frames = _frames(tuple(model.cfg.image_size)).to(opts.device)
     return Workload(
         label=label, config=config, model=model, initial_state=lambda: model.initial_state(1),
         step=lambda state, i: model(frames[i % len(frames)].unsqueeze(0), state)[1],
@@ -42,23 +42,23 @@ def _size(model) -> str:
     return f"{c.backbone}, d={c.dim}, {c.enc_layers}+{c.dec_layers} layers, {w}x{h} frames"
 
 
-def stream(weights: Any = None) -> Workload:
+def stream(opts: Options) -> Workload:
     from streammem.tasks.track import load_model
 
-    model = load_model(weights)
-    return _workload(model, f"MeMOTR tiny, {weights_label(weights)} ({_size(model)})", "tiny")
+    model = load_model(opts.weights)
+    return _workload(model, f"MeMOTR tiny, {weights_label(opts.weights)} ({_size(model)})", "tiny", opts)
 
 
 @functools.lru_cache(maxsize=2)
-def _random(config: str):
+def _random(config: str, device: torch.device):
     from streammem.models.memotr import build
 
-    return build(config).eval()
+    return build(config).eval().to(device)
 
 
-def paper() -> Workload:
-    model = _random("paper")
-    return _workload(model, f"MeMOTR paper, random weights ({_size(model)})", "paper")
+def paper(opts: Options) -> Workload:
+    model = _random("paper", opts.device)
+    return _workload(model, f"MeMOTR paper, random weights ({_size(model)})", "paper", opts)
 
 
 @functools.lru_cache(maxsize=4)
@@ -73,8 +73,8 @@ def recompute(workload: Workload, n: int) -> Recompute:
     c = workload.model.cfg
     per_frame, _ = _tokens_and_shapes(workload.model)
     layer = nn.TransformerEncoderLayer(c.dim, c.heads, c.ffn_dim, 0.0, batch_first=True)
-    encoder = nn.TransformerEncoder(layer, c.enc_layers, enable_nested_tensor=False).eval()
-    x = torch.randn(1, n * per_frame, c.dim)
+    encoder = nn.TransformerEncoder(layer, c.enc_layers, enable_nested_tensor=False).eval().to(workload.device)
+    x = torch.randn(1, n * per_frame, c.dim, device=workload.device)
     return Recompute(run=lambda: encoder(x), tokens=x.shape[1], history_bytes=x.numel() * x.element_size())
 
 
@@ -96,17 +96,17 @@ def reference_ms_deform_attn(value: torch.Tensor, shapes: list[tuple[int, int]],
     return out.transpose(1, 2).contiguous()
 
 
-def peers(config: str) -> list[Peer]:
+def peers(config: str, opts: Options) -> list[Peer]:
     from streammem.nn.deformable_attention import ms_deform_attn
 
-    model = _random(config)
+    model = _random(config, opts.device)
     c = model.cfg
     tokens, shapes = _tokens_and_shapes(model)
     gen = torch.Generator().manual_seed(0)
-    value = torch.randn(1, tokens, c.heads, c.dim // c.heads, generator=gen)
-    locations = torch.rand(1, tokens, c.heads, c.num_levels, c.num_points, 2, generator=gen)
+    value = torch.randn(1, tokens, c.heads, c.dim // c.heads, generator=gen).to(opts.device)
+    locations = torch.rand(1, tokens, c.heads, c.num_levels, c.num_points, 2, generator=gen).to(opts.device)
     weights = torch.softmax(torch.randn(1, tokens, c.heads, c.num_levels * c.num_points, generator=gen), -1)
-    weights = weights.view(1, tokens, c.heads, c.num_levels, c.num_points)
+    weights = weights.view(1, tokens, c.heads, c.num_levels, c.num_points).to(opts.device)
     return [Peer(f"deformable attention core, encoder self-attention ({_size(model)}; {tokens} queries, "
                  f"{c.heads} heads x {c.num_levels} levels x {c.num_points} points)",
                  "reference grid_sample formulation (Deformable DETR ms_deform_attn_core_pytorch)",

@@ -43,6 +43,7 @@ SAMPLE_CLIP = PACKAGE / "samples" / "anomaly_clip.mp4"  # sliding weave; a stain
 TEXTURE_WEIGHTS = PACKAGE / "weights" / "memmc_mae_tiny_texture.safetensors"  # tiny trained on the texture set
 LAYOUTS = ("auto", "mvtec", "folder", "hyper-kvasir", "chest-xray")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
+BENCH_DEVICES = ("cpu", "cuda")  # the benchmark measures on --device; MPS has no peak-memory statistics
 
 
 def load_model(weights: str | os.PathLike | None = None):

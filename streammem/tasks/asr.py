@@ -43,7 +43,7 @@ __all__ = [
 
 DEVICES = ALL_DEVICES  # the model, its state and every audio chunk go to --device; CTC decoding runs on the CPU
 EXPORT_DEVICES = ("cpu",)  # the exported step is traced and checked on the CPU; the file loads on any device
-BENCH_DEVICES = ("cpu",)  # the benchmark measures the CPU (real-time factor against its matmul rate)
+BENCH_DEVICES = ("cpu", "cuda")  # the benchmark measures on --device; MPS has no peak-memory statistics
 
 MODEL = "conformer_ntm"
 DEFAULT_DATA = Path("runs/synth_speech")

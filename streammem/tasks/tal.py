@@ -39,7 +39,7 @@ __all__ = ["load_model", "VARIANTS"] + [
 
 DEVICES = ALL_DEVICES  # the model, its state and every input feature go to --device; decoding runs on the CPU
 EXPORT_DEVICES = ("cpu",)  # the exported step is traced and checked on the CPU; the file loads on any device
-BENCH_DEVICES = ("cpu",)  # the benchmark measures the CPU (step latency against its matmul rate)
+BENCH_DEVICES = ("cpu", "cuda")  # the benchmark measures on --device; MPS has no peak-memory statistics
 
 PACKAGE = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path("runs/tal_synthetic")

@@ -41,7 +41,7 @@ __all__ = [
 
 DEVICES = ALL_DEVICES  # the model, its state and every frame go to --device; boxes come back to the CPU per frame
 EXPORT_DEVICES = ("cpu",)  # the exported step is traced and checked on the CPU; the file loads on any device
-BENCH_DEVICES = ("cpu",)  # the benchmark measures the CPU (step latency against its matmul rate)
+BENCH_DEVICES = ("cpu", "cuda")  # the benchmark measures on --device; MPS has no peak-memory statistics
 
 PACKAGE = Path(__file__).resolve().parent.parent
 SAMPLE_CLIP = PACKAGE / "samples" / "track_sample.mp4"

@@ -1,5 +1,6 @@
-"""`streammem bench`: one quick run of every task (a few steps each) writes every key, a fixed-size state,
-a growing recompute, and the report `tools/bench_report.py` renders; bad options are one-line errors.
+"""`streammem bench`: one quick run of every task (a few steps each) writes every key and the device measured,
+a fixed-size state, a growing recompute, and the report `tools/bench_report.py` renders; bad options and devices are
+one-line errors.
 Timings are never asserted."""
 
 import json
@@ -8,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+from bench_json import missing_keys
 
-from streammem.bench.harness import TASK_KEYS
 from streammem.cli import main
 from streammem.tasks import TASKS, common
 
@@ -19,25 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    code = main(["bench", "all", "--quick", "--threads", "1", "--out", str(out / "all.json"),
+    code = main(["bench", "all", "--quick", "--device", "cpu", "--threads", "1", "--out", str(out / "all.json"),
                  "--report", str(out / "all.md")])
     assert code == 0
     return json.loads((out / "all.json").read_text()), out
-
-
-def _missing(node, path: str) -> list[str]:
-    """Keys TASK_KEYS asks for that ``node`` lacks, as dotted paths."""
-    missing = []
-    for spec, keys in TASK_KEYS.items():
-        targets = [node]
-        for part in [p for p in spec.split(".") if p]:
-            many = part.endswith("[]")
-            targets = [t[part.removesuffix("[]")] for t in targets]
-            if many:  # every list holds rows, except the task's own extras, which may have none
-                assert all(isinstance(t, list) and (t or part == "extras[]") for t in targets), f"{path}.{spec}"
-                targets = [item for t in targets for item in t]
-        missing += [f"{path}.{spec}.{k}" for t in targets for k in keys if k not in t]
-    return missing
 
 
 def test_every_task_writes_every_key(quick):
@@ -46,7 +33,13 @@ def test_every_task_writes_every_key(quick):
     assert {"torch", "cpu", "threads", "date"} <= set(result["machine"]) and result["machine"]["threads"] == 1
     assert set(result["tasks"]) == set(TASKS)
     for name, task in result["tasks"].items():
-        assert _missing(task, name) == []
+        assert missing_keys(task, name) == []
+
+
+def test_the_json_records_the_device_measured(quick):
+    result, _ = quick
+    assert result["machine"]["device"] == result["matmul"]["device"] == "cpu"
+    assert result["machine"]["device_name"] == result["machine"]["cpu"] and result["matmul"]["size"] == 1024
 
 
 def test_the_state_keeps_its_size_along_the_stream(quick):
@@ -94,6 +87,13 @@ def test_bad_options_are_one_line_usage_errors(capsys):
     for bad in (["--positions", "0"], ["--positions", "a,b"], ["--configs", "huge"], ["--repeats", "0"]):
         assert main(["bench", "tal", *bad]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_bench_all_refuses_a_device_one_task_cannot_bench_on(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert main(["bench", "all", "--quick", "--device", "mps", "--out", str(tmp_path / "all.json")]) == 2
+    assert "streammem bench all runs on cpu and cuda only" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
 
 
 def test_a_report_inside_the_package_is_refused_before_any_work(tmp_path, capsys):

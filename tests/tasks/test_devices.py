@@ -10,11 +10,11 @@ META = torch.device("meta")
 
 
 @pytest.mark.parametrize("module", [tal, track, asr], ids=lambda m: m.__name__.rsplit(".", 1)[1])
-def test_inference_verbs_take_every_device_and_bench_and_export_the_cpu(module):
+def test_inference_verbs_take_every_device_bench_cpu_and_cuda_and_export_the_cpu(module):
     for verb in ("train", "eval", "run", "demo"):
         assert common.supported_devices(module, verb) == common.ALL_DEVICES
-    for verb in ("bench", "export"):
-        assert common.supported_devices(module, verb) == ("cpu",)
+    assert common.supported_devices(module, "bench") == ("cpu", "cuda")
+    assert common.supported_devices(module, "export") == ("cpu",)
 
 
 def _tal():
