@@ -58,7 +58,8 @@ RECOMPUTE_TARGET = 10.0  # the streaming step at least this many times faster an
 
 # The keys every task's result carries (tests/bench checks them after a quick run).
 TASK_KEYS = {
-    "": ("workload", "stream", "recompute", "ratios", "peers", "efficiency", "extras", "targets", "wall_seconds"),
+    "": ("workload", "stream", "recompute", "ratios", "peers", "efficiency", "extras", "targets", "wall_seconds",
+         "worst_operators"),
     "workload": ("label", "config", "step", "parameters", "seconds_per_step"),
     "stream": ("positions", "steps_run", "seconds"),
     "stream.positions[]": ("position", "first_timed_step", "latency_ms", "state_bytes", "step_peak_bytes", "rss_mb"),
@@ -452,6 +453,7 @@ def measure_task(task: str, opts: Options, rate: float) -> dict[str, Any]:
                      "parameters": workload.parameters, "seconds_per_step": workload.seconds_per_step},
         "stream": stream, "recompute": recompute, "ratios": ratios, "peers": peers, "efficiency": efficiency,
         "extras": extras, "targets": _targets(stream, ratios), "wall_seconds": time.perf_counter() - began,
+        "worst_operators": list(getattr(adapter, "WORST_OPERATORS", ())),
     }
 
 

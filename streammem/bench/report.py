@@ -219,6 +219,9 @@ def _efficiency(task: dict[str, Any]) -> list[str]:
                     str(o["calls_per_step"])] for o in e["top_operators"]]
             out += [f"Top operators of the {e['config']} step (self CPU time, torch.profiler):", "",
                     *_table(["operator", "ms per step", "share", "calls per step"], ops), ""]
+    if task.get("worst_operators") and any(e["top_operators"] for e in task["efficiency"]):
+        out += ["What was done about the worst operators:", "", *[f"- {note}" for note in task["worst_operators"]],
+                ""]
     return out
 
 

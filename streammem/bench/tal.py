@@ -11,6 +11,14 @@ from streammem.bench.harness import Options, Peer, Recompute, Workload, weights_
 RECOMPUTE = ("the model's segment encoder layers, full attention over every projected feature of the history "
              "(1 token per step), re-run at each step; decoders and heads left out (a lower bound)")
 
+# What was done about the worst operators of the paper-size step (rendered under its top-operator table).
+WORST_OPERATORS = (
+    "The memory write was the worst operator: `aten::where` over every phase row of the queue (B x S rows, of "
+    "which one per stream is written) after shifting all of them. The step now pushes into the written rows "
+    "only (`MemoryQueue.write_rows`), which leaves one copy of the queue per step (`aten::copy_`): the step "
+    "returns a new state and never changes the one it was given, so a caller may keep an old state.",
+)
+
 
 def _workload(model, label: str, config: str, opts: Options) -> Workload:
     model = model.to(opts.device)

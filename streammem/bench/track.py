@@ -17,6 +17,16 @@ RECOMPUTE = ("an nn.TransformerEncoder of the tracker's encoder size (width, hea
              "encoder tokens of every frame of the history, re-run at each frame; backbone and decoder left out "
              "(a lower bound)")
 
+# What was done about the worst operators of the paper-size step (rendered under its top-operator table).
+WORST_OPERATORS = (
+    "The weighted sum of the deformable samples (`aten::mul`, then `aten::sum`) multiplied each level's samples "
+    "by a strided slice of the attention weights; the weights are now laid out level by level, each level "
+    "contiguous, with bit-identical outputs (the deformable-attention peer row compares the core with the "
+    "reference formulation).",
+    "`aten::grid_sampler_2d` is PyTorch's bilinear sampler; the reference CUDA kernel fuses the sampling with "
+    "the weighted sum, which plain PyTorch operators cannot.",
+)
+
 
 @functools.lru_cache(maxsize=2)
 def _frames(image_size: tuple[int, int]) -> torch.Tensor:

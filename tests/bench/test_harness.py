@@ -83,6 +83,18 @@ def test_the_report_is_rendered_from_the_json(quick):
     assert tool.stdout == report
 
 
+def test_the_report_says_what_was_done_about_the_worst_operators_where_they_are_listed(quick):
+    result, out = quick
+    report = (out / "all.md").read_text()
+    listed = [name for name, task in result["tasks"].items()
+              if task["worst_operators"] and any(e["top_operators"] for e in task["efficiency"])]
+    assert listed  # the quick run profiles the tiny steps below the floor
+    for name in listed:
+        section = report.split(f"## `{name}`")[1].split("\n## ")[0]
+        assert "What was done about the worst operators:" in section
+        assert all(f"- {note}" in section for note in result["tasks"][name]["worst_operators"])
+
+
 def test_bad_options_are_one_line_usage_errors(capsys):
     for bad in (["--positions", "0"], ["--positions", "a,b"], ["--configs", "huge"], ["--repeats", "0"]):
         assert main(["bench", "tal", *bad]) == 2
