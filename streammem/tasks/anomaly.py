@@ -44,6 +44,7 @@ TEXTURE_WEIGHTS = PACKAGE / "weights" / "memmc_mae_tiny_texture.safetensors"  # 
 LAYOUTS = ("auto", "mvtec", "folder", "hyper-kvasir", "chest-xray")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
 BENCH_DEVICES = ("cpu", "cuda")  # the benchmark measures on --device; MPS has no peak-memory statistics
+EXPORT_DEVICES = ("cpu",)  # the exported step is traced and checked on the CPU; the file loads on any device
 
 
 def load_model(weights: str | os.PathLike | None = None):

@@ -40,6 +40,7 @@ __all__ = [
 MODEL = "amt_simulst"
 DEVICES = ("cpu", "cuda")  # every verb moves the model and its inputs together (CUDA not yet run here)
 BENCH_DEVICES = ("cpu", "cuda")  # the benchmark measures on --device; MPS has no peak-memory statistics
+EXPORT_DEVICES = ("cpu",)  # the exported step is traced and checked on the CPU; the file loads on any device
 DEFAULT_DATA = Path("runs/synth_simulst")
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "samples" / "simulst_talk.wav"
 

@@ -146,7 +146,8 @@ def test_a_verb_may_run_on_other_devices_than_its_task():
     from streammem.tasks import asr, simulst
 
     assert common.supported_devices(asr, "eval") == common.ALL_DEVICES
-    assert common.supported_devices(asr, "bench") == ("cpu",)
+    assert common.supported_devices(asr, "export") == ("cpu",)
+    assert common.supported_devices(asr, "bench") == ("cpu", "cuda")
     assert common.supported_devices(simulst, "train") == simulst.DEVICES  # no <VERB>_DEVICES: DEVICES for all
 
 
