@@ -63,6 +63,20 @@ def test_tal_trains_on_cuda(amp, tmp_path):
     assert _changed(before, model)
 
 
+def test_tal_frame_encoder_stage_trains_on_cuda_and_writes_features(tmp_path):
+    from streammem.cli import main
+    from streammem.data.synthetic_tal import SyntheticTALConfig
+    from streammem.data.synthetic_tal_video import VideoTALConfig, generate_synthetic_tal_video
+    from streammem.data.tal_features import load_tal_split
+
+    cfg = VideoTALConfig(timing=SyntheticTALConfig(num_features=(60, 60), gap=(4, 10)))
+    generate_synthetic_tal_video(tmp_path / "data", num_train=2, num_test=1, seed=4, cfg=cfg)
+    assert main(["train", "tal", "--stage", "encoder", "--data", str(tmp_path / "data"), "--iterations", "2",
+                 "--eval-every", "1", "--batch-size", "4", "--image-size", "32", "--device", "cuda",
+                 "--out", str(tmp_path / "enc.safetensors")]) == 0
+    assert load_tal_split(tmp_path / "data", "Test").videos[0].features.shape == (60, 32)
+
+
 def test_track_trains_on_cuda(tmp_path):
     from streammem.data.synthetic_mot import SyntheticMOTConfig, write_split
     from streammem.models.memotr import build

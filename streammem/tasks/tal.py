@@ -213,7 +213,7 @@ def _train_encoder(args: argparse.Namespace) -> int:
     if args.stage == "features":
         if args.encoder is None:
             raise InputError("--encoder", "--stage features needs the frame encoder weights")
-        encoder, _ = load_frame_encoder(args.encoder)
+        encoder = load_frame_encoder(args.encoder)[0].to(run.device)
         paths = extract_features(encoder, root, everything, rate)
         print(f"{len(paths)} feature files written under {root / 'features'}")
         run.record(root / "features")
@@ -233,6 +233,7 @@ def _train_encoder(args: argparse.Namespace) -> int:
         count = load_backbone_weights(model.encoder.backbone, args.backbone_weights,
                                       lambda name: None if name.startswith(head) else name)
         print(f"backbone initialised from {args.backbone_weights} ({count} tensors)")
+    model = model.to(run.device)
     labels = ["background", "action middle"] + [f"cue {c}" for c in classes]
     command = training_command("tal")
     print(f"training the frame encoder ({args.backbone}, {args.image_size}px -> {width}-d) on {len(fit_names)} videos, "

@@ -71,8 +71,9 @@ def recalibrate_batchnorm(model: nn.Module, frames: np.ndarray, batch: int) -> N
         m.reset_running_stats()
         m.momentum = None  # cumulative average
     model.train()
+    device = next(model.parameters()).device
     for i in range(0, len(frames) - 1, batch):  # a last batch of one frame has no batch statistics
-        model(torch.from_numpy(frames[i : i + batch]))
+        model(torch.from_numpy(frames[i : i + batch]).to(device))
     for m, momentum in zip(norms, saved, strict=True):
         m.momentum = momentum
     model.eval()
@@ -109,7 +110,8 @@ def load_labelled_frames(root: str | os.PathLike, names: list[str], keep_every: 
 def frame_accuracy(model: FrameLabeler, frames: np.ndarray, labels: np.ndarray, batch: int = 256) -> dict[str, float]:
     """Per-frame accuracy and balanced accuracy (mean recall over the labels present), in percent."""
     model.eval()
-    pred = np.concatenate([model(torch.from_numpy(frames[i : i + batch])).argmax(1).numpy()
+    device = next(model.parameters()).device
+    pred = np.concatenate([model(torch.from_numpy(frames[i : i + batch]).to(device)).argmax(1).cpu().numpy()
                            for i in range(0, len(frames), batch)])
     recalls = [float((pred[labels == k] == k).mean()) for k in np.unique(labels)]
     return {"accuracy": 100 * float((pred == labels).mean()), "balanced_accuracy": 100 * float(np.mean(recalls))}
@@ -126,9 +128,11 @@ def train_frame_encoder(
 ) -> tuple[FrameLabeler, dict]:
     """Per-frame cross-entropy (half-balanced batches, left-right flips); keeps the best held-out balanced accuracy.
 
-    BatchNorm statistics are re-estimated on natural training frames before each held-out evaluation.
+    BatchNorm statistics are re-estimated on natural training frames before each held-out evaluation. Batches
+    go to the model's device; the frames stay in host memory.
     """
     frames, labels = train
+    device = next(model.parameters()).device
     rng = np.random.default_rng(settings.seed)
     natural = frames[rng.permutation(len(frames))[: settings.bn_frames]]
     torch.manual_seed(settings.seed)
@@ -152,7 +156,7 @@ def train_frame_encoder(
         batch = torch.from_numpy(frames[idx])
         flip = torch.from_numpy(rng.random(len(idx)) < 0.5)  # every cue shape is left-right symmetric
         batch[flip] = batch[flip].flip(2)
-        loss = nn.functional.cross_entropy(model(batch), torch.from_numpy(labels[idx]))
+        loss = nn.functional.cross_entropy(model(batch.to(device)), torch.from_numpy(labels[idx]).to(device))
         opt.zero_grad()
         loss.backward()
         opt.step()
