@@ -1,7 +1,8 @@
 """GPU smoke tests (``-m gpu``; skipped without CUDA): each tiny model trains a few steps on CUDA through its
 training loop, each shipped model's streaming step gives the same outputs eager and TorchScript-scripted
-on the GPU, ``eval`` and ``run`` of tal, track and asr give on CUDA what they give on the CPU (and ``run``
-also works under ``--amp bf16`` and ``fp16``), and ``bench`` of every task measures on CUDA."""
+on the GPU, ``eval`` and ``run`` of tal, track and asr give on CUDA what they give on the CPU (and ``run`` of
+these, anomaly and simulst also works under ``--amp bf16`` and ``fp16``), and ``bench`` of every task measures
+on CUDA."""
 
 import pytest
 import torch
@@ -301,16 +302,21 @@ def test_asr_eval_on_cuda_matches_the_cpu(tmp_path, fp32_convolutions, mode, dec
 
 
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
-def test_tal_track_asr_run_under_autocast_on_cuda(tmp_path, amp):
+def test_run_of_each_task_under_autocast_on_cuda(tmp_path, amp):
     from streammem.cli import main
     from streammem.models import weights_path
+    from streammem.tasks import anomaly, simulst
     from streammem.tasks.tal import SAMPLE_ANNOTATIONS
     from streammem.tasks.track import SAMPLE_CLIP
 
     (speech,) = _sample_speech(tmp_path / "audio", 1, 4.0)
     commands = {"tal": ["run", "tal", str(SAMPLE_ANNOTATIONS.with_suffix(".npy")), "--weights", str(weights_path("matr"))],
                 "track": ["run", "track", str(SAMPLE_CLIP), "--max-frames", "4", "--no-window"],
-                "asr": ["run", "asr", str(speech)]}
+                "asr": ["run", "asr", str(speech)],
+                "anomaly_images": ["run", "anomaly", str(anomaly.SAMPLE_IMAGES)],
+                "anomaly_video": ["run", "anomaly", str(anomaly.SAMPLE_CLIP), "--max-seconds", "1",
+                                  "--weights", str(anomaly.TEXTURE_WEIGHTS)],
+                "simulst": ["run", "simulst", str(simulst.SAMPLE_AUDIO)]}
     for task, args in commands.items():
         out = tmp_path / task
         assert main([*args, "--device", "cuda", "--amp", amp, "--threads", "1", "--out", str(out)]) == 0, task

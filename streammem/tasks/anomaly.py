@@ -19,8 +19,10 @@ from typing import Any
 from streammem.errors import InputError, StreamMemError, atomic_output
 from streammem.tasks import training_command
 from streammem.tasks.common import (
+    add_amp_argument,
     add_common_arguments,
     add_export_options,
+    autocast,
     config_errors,
     positive_float,
     positive_int,
@@ -168,6 +170,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     add_common_arguments(p, "eval", threads=2, weights_help="weights (default: shipped memmc_mae_tiny)",
                          out_help="output folder for metrics.json and scores.csv (default "
                          "runs/anomaly/eval/<data>/), or the metrics file itself (.json)")
+    add_amp_argument(p)
 
 
 def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
@@ -181,6 +184,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     from streammem.models.memmc_mae.scoring import load_batch, score_images
 
     run = start(args, task="anomaly", verb="eval", stem=args.data.resolve().name, inputs=[args.data])
+    precision = autocast(args.amp, run.device)
     if run.is_main:
         split = read_split(args.data, args.layout)  # rank 0 writes the default synthetic set if missing
     distributed.barrier()
@@ -196,11 +200,13 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     batches = [(f"batch{lo // args.batch_size:06d}", split.test[lo: lo + args.batch_size])
                for lo in range(0, len(split.test), args.batch_size)]
     cache = StreamResults.open(run, fingerprint(weights, data=str(args.data.resolve()), layout=args.layout,
-                                                batch_size=args.batch_size, maps=with_maps), args.resume)
+                                                batch_size=args.batch_size, maps=with_maps, amp=args.amp),
+                               args.resume)
 
     def score_batch(batch):
-        score, amap = score_images(model, load_batch(batch[1], cfg.in_chans, cfg.image_size), args.batch_size,
-                                   run.device)
+        with precision:
+            score, amap = score_images(model, load_batch(batch[1], cfg.in_chans, cfg.image_size), args.batch_size,
+                                       run.device)
         return {"scores": score, "maps": amap if with_maps else None}
 
     done = distributed.gather(cache.map(distributed.shard(batches), key=lambda b: b[0], compute=score_batch))
@@ -224,7 +230,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     metrics: dict[str, Any] = anomaly_metrics(labels, scores, masks, list(maps) if masks is not None else None)
     print(" ".join(f"{k}={v:.2f}" for k, v in metrics.items()))
     metrics.update({"images": len(split.test), "anomalous": int(labels.sum()), "data": str(args.data),
-                    "weights": str(weights), "model": meta["config"]["memory"]})
+                    "weights": str(weights), "model": meta["config"]["memory"], "amp": args.amp})
     _write_scores(run.path("scores.csv"), args.data, [i.path for i in split.test], scores)
     run.record(run.path("scores.csv"))
     run.write_main_json("metrics.json", metrics)
@@ -357,6 +363,7 @@ def _add_stream_arguments(p: argparse.ArgumentParser, verb: str) -> None:
                          "memmc_mae_tiny_texture for the bundled clip)",
                          out_help=f"output folder (default runs/anomaly/{verb}/<source>/)")
     p.add_argument("--max-seconds", type=positive_float, default=None, help="stop a video source after this long")
+    add_amp_argument(p)
 
 
 def add_demo_arguments(p: argparse.ArgumentParser) -> None:
@@ -371,10 +378,12 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
 def demo(args: argparse.Namespace) -> int:
     """The bundled digit images (heat-map overlays) and the bundled texture clip (annotated video + score plot)."""
     run = start(args, task="anomaly", verb="demo", stem="samples")
-    model, _ = load_model(args.weights)
-    _score_folder(run, model, sorted(p for p in SAMPLE_IMAGES.iterdir() if p.suffix == ".png"))
+    precision = autocast(args.amp, run.device)
+    model = load_model(args.weights)[0].to(run.device)
     clip_model = model if args.weights else load_model(TEXTURE_WEIGHTS if TEXTURE_WEIGHTS.is_file() else None)[0]
-    _score_video(run, clip_model, str(SAMPLE_CLIP), SAMPLE_CLIP.stem, args.max_seconds)
+    with precision:
+        _score_folder(run, model, sorted(p for p in SAMPLE_IMAGES.iterdir() if p.suffix == ".png"))
+        _score_video(run, clip_model.to(run.device), str(SAMPLE_CLIP), SAMPLE_CLIP.stem, args.max_seconds)
     return run.finish()
 
 
@@ -387,20 +396,24 @@ def run(args: argparse.Namespace) -> int:
     path = Path(source)
     local = path.exists()
     run_ = start(args, task="anomaly", verb="run", stem=source, inputs=[path] if local else [])
-    model, _ = load_model(args.weights)
-    if path.is_dir():
-        _score_folder(run_, model, list_images(path))
-    elif local and path.suffix.lower() in IMAGE_SUFFIXES:
-        _score_folder(run_, model, [path])
-    else:
-        if local and path.suffix.lower() not in VIDEO_SUFFIXES:
-            raise InputError(path, f"not an image ({', '.join(IMAGE_SUFFIXES)}) nor a video ({', '.join(VIDEO_SUFFIXES)})")
-        _score_video(run_, model, source, path.stem if local else "stream", args.max_seconds)
+    precision = autocast(args.amp, run_.device)
+    model = load_model(args.weights)[0].to(run_.device)
+    with precision:
+        if path.is_dir():
+            _score_folder(run_, model, list_images(path))
+        elif local and path.suffix.lower() in IMAGE_SUFFIXES:
+            _score_folder(run_, model, [path])
+        else:
+            if local and path.suffix.lower() not in VIDEO_SUFFIXES:
+                raise InputError(path, f"not an image ({', '.join(IMAGE_SUFFIXES)}) nor a video "
+                                 f"({', '.join(VIDEO_SUFFIXES)})")
+            _score_video(run_, model, source, path.stem if local else "stream", args.max_seconds)
     return run_.finish()
 
 
 def _score_folder(run, model, images: list[Path]) -> None:
-    """Score each image alone (any size and channels: the model converts); overlay PNG per image + scores.json."""
+    """Score each image alone (any size and channels: the model converts) on the model's device; overlay PNG per
+    image + scores.json."""
     import numpy as np
     import torch
 
@@ -409,10 +422,11 @@ def _score_folder(run, model, images: list[Path]) -> None:
     records = []
     for image in images:
         rgb = load_image(image, 3)
-        out = model(torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0))
-        amap = out.anomaly_map[0].numpy()
+        out = model(torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).to(model.image_threshold.device))
+        amap = out.anomaly_map[0].float().cpu().numpy()
         records.append({"image": str(image), "pred_score": float(out.pred_score[0]), "pred_label": bool(out.pred_label[0]),
-                        "raw_score": float(out.raw_score[0]), "anomalous_pixels": float(np.mean(out.pred_mask[0].numpy()))})
+                        "raw_score": float(out.raw_score[0]),
+                        "anomalous_pixels": float(np.mean(out.pred_mask[0].cpu().numpy()))})
         target = run.path(f"{image.stem}_heatmap.png")
         _write_png(target, _overlay(rgb, amap, float(out.pred_score[0])))
         run.record(target)
@@ -432,15 +446,16 @@ def _score_video(run, model, source: str, name: str, max_seconds: float | None) 
     frames_source = open_source(source, kind="video")
     fps = float(getattr(frames_source, "fps", 0.0) or 10.0)
     frames: list[dict] = []
+    device = model.image_threshold.device
 
     def step(frame, state):
-        out, state = model.step(torch.from_numpy(frame).permute(2, 0, 1).unsqueeze(0), state)
+        out, state = model.step(torch.from_numpy(frame).permute(2, 0, 1).unsqueeze(0).to(device), state)
         frames.append({"frame": len(frames), "pred_score": float(out.pred_score[0]), "pred_label": bool(out.pred_label[0]),
                        "raw_score": float(out.raw_score[0])})
         return out, state
 
     def draw(frame, out):
-        return _overlay(frame, out.anomaly_map[0].numpy(), float(out.pred_score[0]))
+        return _overlay(frame, out.anomaly_map[0].float().cpu().numpy(), float(out.pred_score[0]))
 
     video = run.path(f"{name}_annotated.mp4")
     max_frames = int(max_seconds * fps) if max_seconds else None

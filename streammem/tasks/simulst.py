@@ -14,8 +14,10 @@ from pathlib import Path
 
 from streammem.tasks import training_command
 from streammem.tasks.common import (
+    add_amp_argument,
     add_common_arguments,
     add_export_options,
+    autocast,
     config_errors,
     int_at_least,
     positive_float,
@@ -166,6 +168,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         help="talk audio heard before each segment (the model's training context)")
     add_common_arguments(parser, "eval", threads=1, out_help="output folder for metrics.json and one SimulEval "
                          "instances log per setting (default runs/simulst/eval/<corpus>_<split>/), or the JSON file")
+    add_amp_argument(parser)
 
 
 def _talk_runs(segments: list) -> list[tuple[str, list[int]]]:
@@ -196,6 +199,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     from streammem.progress import progress
 
     job = start(args, task="simulst", verb="eval", stem=f"{args.data.resolve().name}_{args.split}", inputs=[args.data])
+    precision = autocast(args.amp, job.device)
     if args.data == DEFAULT_DATA and not (args.data / "en-de").is_dir() and job.is_main:
         from streammem.data.synthetic_simulst import write_corpus
 
@@ -213,11 +217,13 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
         for k in args.k or [model.wait_k]:
             _set_policy(model, k, not shift)
             cache = StreamResults.open(job, fingerprint(weights, data=str(args.data.resolve()), split=args.split,
-                                                        wait_k=k, shift=shift, context=args.context_seconds),
+                                                        wait_k=k, shift=shift, context=args.context_seconds,
+                                                        amp=args.amp),
                                        args.resume)
 
             def translate(run, k=k):
-                instances = translate_segments(model, [segments[i] for i in run[1]], args.context_seconds)
+                with precision:
+                    instances = translate_segments(model, [segments[i] for i in run[1]], args.context_seconds)
                 return [dataclasses.asdict(ins) for ins in instances]
 
             bar = lambda todo, n, k=k, s=shift: progress(  # noqa: E731
@@ -246,7 +252,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
     for line in filter(None, resumed):
         print(line)
     job.write_main_json("metrics.json",
-                   {"weights": str(weights), "split": args.split,
+                   {"weights": str(weights), "split": args.split, "amp": args.amp,
                     "latency": "SimulEval 1.1 (|Y| = reference words), ms of source audio", "results": results})
     return job.finish()
 
@@ -280,6 +286,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     _add_policy_arguments(parser)
     add_common_arguments(parser, "run", threads=1, out_help="output folder for translation.json (default "
                          "runs/simulst/run/<file>/), or the JSON file itself")
+    add_amp_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -289,6 +296,7 @@ def run(args: argparse.Namespace) -> int:
     from streammem.streams.sources import open_source
 
     job = start(args, task="simulst", verb="run", stem=str(args.file), inputs=[args.file])
+    precision = autocast(args.amp, job.device)
     model = _load_model(args.weights).to(job.device)
     _set_policy(model, args.wait_k, args.no_shift)
     model.shift_left = args.shift_left and not args.no_shift
@@ -301,7 +309,8 @@ def run(args: argparse.Namespace) -> int:
             samples[-1] += len(chunk)
             yield chunk
 
-    segments = translate_recording(model, pieces, on_words=_print_words)
+    with precision:
+        segments = translate_recording(model, pieces, on_words=_print_words)
     result = _result(model, segments, samples[0] / 16000)
     job.write_main_json("translation.json",
                    {"source": str(args.file), **result})
@@ -316,6 +325,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     _add_policy_arguments(parser)
     add_common_arguments(parser, "demo", threads=1, out_help="output folder for translation.json and emissions.png "
                          "(default runs/simulst/demo/<source>/)")
+    add_amp_argument(parser)
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -325,14 +335,16 @@ def demo(args: argparse.Namespace) -> int:
 
     is_mic = str(args.source).startswith("mic")
     job = start(args, task="simulst", verb="demo", stem=str(args.source), inputs=[] if is_mic else [args.source])
+    precision = autocast(args.amp, job.device)
     model = _load_model(args.weights).to(job.device)
     _set_policy(model, args.wait_k, args.no_shift)
     model.shift_left = args.shift_left and not args.no_shift
-    if is_mic:
-        result, waveform, rate = _translate_microphone(model, str(args.source), args.seconds)
-    else:
-        waveform, rate = load_audio_file(args.source), 16000
-        result = _translate(model, waveform, _print_words)
+    with precision:
+        if is_mic:
+            result, waveform, rate = _translate_microphone(model, str(args.source), args.seconds)
+        else:
+            waveform, rate = load_audio_file(args.source), 16000
+            result = _translate(model, waveform, _print_words)
     reference = Path(args.source).with_suffix(".de")
     if not is_mic and reference.is_file():
         result["reference"] = " ".join(reference.read_text(encoding="utf-8").split())

@@ -1,5 +1,6 @@
-"""``--amp bf16|fp16`` of eval, run and demo of tal, track and asr: the step runs under ``torch.autocast`` and the
-outputs are still written (bfloat16 tensors become float32 where they leave the model)."""
+"""``--amp bf16|fp16`` of eval, run and demo of tal, track, asr, anomaly and simulst: the step runs under
+``torch.autocast`` and the outputs are still written (bfloat16 tensors become float32 where they leave the
+model)."""
 
 import json
 
@@ -9,6 +10,9 @@ import soundfile as sf
 
 from streammem.cli import main
 from streammem.models import weights_path
+from streammem.tasks.anomaly import SAMPLE_IMAGES as ANOMALY_IMAGES
+from streammem.tasks.anomaly import TEXTURE_WEIGHTS
+from streammem.tasks.simulst import SAMPLE_AUDIO as SIMULST_TALK
 from streammem.tasks.tal import SAMPLE_ANNOTATIONS
 from streammem.tasks.track import SAMPLE_CLIP
 
@@ -60,4 +64,48 @@ def test_asr_run_refuses_fp16_off_cuda_and_amp_with_int8_in_one_line(tmp_path, c
     assert main(["run", "asr", str(audio), "--device", "cpu", "--out", str(tmp_path / "out"), *options]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def _image_scores(folder) -> np.ndarray:
+    rows = (folder / "scores.csv").read_text().splitlines()[1:]
+    return np.array([float(row.rsplit(",", 1)[1]) for row in rows])
+
+
+def test_anomaly_eval_in_bf16_scores_the_images_as_in_float32(tmp_path):
+    from streammem.data.synthetic_anomaly import TextureConfig, write_textures
+
+    small = TextureConfig(size=32, period=4.0, train=1, test_good=4, test_per_defect=2)
+    data = write_textures(tmp_path / "data", small, seed=3)
+    runs = {}
+    for amp in ("fp32", "bf16"):
+        runs[amp] = tmp_path / amp
+        assert main(["eval", "anomaly", "--data", str(data), "--weights", str(TEXTURE_WEIGHTS), "--threads", "1",
+                     "--out", str(runs[amp])] + (["--amp", amp] if amp == "bf16" else [])) == 0
+    fp32, bf16 = _image_scores(runs["fp32"]), _image_scores(runs["bf16"])
+    metrics = {amp: json.loads((runs[amp] / "metrics.json").read_text()) for amp in runs}
+    assert metrics["bf16"]["amp"] == "bf16" and metrics["fp32"]["amp"] is None
+    # bfloat16 keeps 8 significant bits (0.4 % per rounding); the image scores, means of squared reconstruction
+    # errors accumulated in float32, stay within a few roundings of float32's
+    assert len(bf16) == len(fp32) == metrics["fp32"]["images"] and np.allclose(bf16, fp32, rtol=0.02, atol=0)
+    # 4 normal x 8 anomalous images: one normal-anomalous pair swapped by rounding moves the AUROC 3.1 points
+    assert abs(metrics["bf16"]["image_AUROC"] - metrics["fp32"]["image_AUROC"]) <= 5.0
+
+
+def test_simulst_run_in_bf16_emits_the_words_of_float32(tmp_path):
+    words = {}
+    for amp in ("fp32", "bf16"):
+        out = tmp_path / f"{amp}.json"
+        assert main(["run", "simulst", str(SIMULST_TALK), "--threads", "1", "--out", str(out)]
+                    + (["--amp", amp] if amp == "bf16" else [])) == 0
+        words[amp] = [w["word"] for s in json.loads(out.read_text())["segments"] for w in s["words"]]
+    assert words["fp32"] and words["bf16"] == words["fp32"]
+
+
+@pytest.mark.parametrize("command", [["run", "anomaly", str(ANOMALY_IMAGES)],
+                                     ["run", "simulst", str(SIMULST_TALK)]])
+def test_anomaly_and_simulst_refuse_fp16_off_cuda_in_one_line(tmp_path, capsys, command):
+    assert main([*command, "--amp", "fp16", "--device", "cpu", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "--amp: fp16 inference needs CUDA" in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()

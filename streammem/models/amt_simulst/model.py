@@ -475,7 +475,9 @@ class AMTSimulST(nn.Module):
         position = torch.where((position < self.max_states) & (offset < count.unsqueeze(1)), position,
                                self.max_states + offset)
         states = torch.cat([state.states, new.new_zeros(B, n, self.d_model)], 1)
-        states = states.scatter(1, position.unsqueeze(-1).expand(B, n, self.d_model), new)[:, :self.max_states]
+        # the buffer stays in the state's dtype (float32) when the encoder ran under autocast
+        index = position.unsqueeze(-1).expand(B, n, self.d_model)
+        states = states.scatter(1, index, new.to(states.dtype))[:, :self.max_states]
         seen = state.states_seen + count
         held = seen.clamp(max=self.max_states)
         state_valid = torch.arange(self.max_states, device=audio.device).unsqueeze(0) < held.unsqueeze(1)

@@ -37,8 +37,8 @@ def score_images(model: MemMCMAE, images: torch.Tensor, batch_size: int = 64,
     scores, maps = [], []
     for lo in range(0, len(images), batch_size):
         score, amap = model.raw_scores(images[lo : lo + batch_size].to(device))
-        scores.append(score.cpu())
-        maps.append(amap.cpu())
+        scores.append(score.float().cpu())  # float32 when the model ran under autocast
+        maps.append(amap.float().cpu())
     return torch.cat(scores).numpy(), torch.cat(maps).numpy()
 
 
