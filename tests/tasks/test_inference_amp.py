@@ -92,14 +92,17 @@ def test_anomaly_eval_in_bf16_scores_the_images_as_in_float32(tmp_path):
     assert abs(metrics["bf16"]["image_AUROC"] - metrics["fp32"]["image_AUROC"]) <= 5.0
 
 
-def test_simulst_run_in_bf16_emits_the_words_of_float32(tmp_path):
+def test_simulst_run_in_bf16_emits_nearly_the_words_of_float32(tmp_path):
+    from difflib import SequenceMatcher
+
     words = {}
     for amp in ("fp32", "bf16"):
         out = tmp_path / f"{amp}.json"
         assert main(["run", "simulst", str(SIMULST_TALK), "--threads", "1", "--out", str(out)]
                     + (["--amp", amp] if amp == "bf16" else [])) == 0
         words[amp] = [w["word"] for s in json.loads(out.read_text())["segments"] for w in s["words"]]
-    assert words["fp32"] and words["bf16"] == words["fp32"]
+    # bf16 rounding may flip a close decision of the greedy policy, never most of the output
+    assert words["fp32"] and SequenceMatcher(None, words["fp32"], words["bf16"]).ratio() >= 0.8
 
 
 @pytest.mark.parametrize("command", [["run", "anomaly", str(ANOMALY_IMAGES)],
