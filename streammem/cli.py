@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from streammem import __version__
-from streammem.errors import StreamMemError
+from streammem.errors import StreamMemError, report
 from streammem.signals import exit_status, interruption_message, sigterm_as_interrupt
 from streammem.tasks import TASKS, task_module, verbs_of
 
@@ -166,8 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with sigterm_as_interrupt(), _autograd_for(args.verb):
             return int(args.func(args) or 0)
     except StreamMemError as err:
-        print(f"streammem: error: {err}", file=sys.stderr)
-        return 2
+        return report(err)
     except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: partial outputs were removed on the way out
         print(f"streammem: {interruption_message(stop)}", file=sys.stderr)
         return exit_status(stop)

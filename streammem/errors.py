@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["StreamMemError", "InputError", "atomic_output", "warn"]
+__all__ = ["StreamMemError", "InputError", "atomic_output", "report", "warn"]
 
 
 class StreamMemError(Exception):
@@ -55,6 +55,12 @@ def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def report(err: StreamMemError) -> int:
+    """Print ``err`` as the one line every streammem command ends with on bad input; the exit status (2)."""
+    print(f"streammem: error: {err}", file=sys.stderr)
+    return 2
 
 
 def warn(message: str) -> None:

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from streammem.errors import StreamMemError
+from streammem.errors import InputError, StreamMemError, report
 from streammem.models.memotr.convert import convert_checkpoint
 
 
@@ -24,13 +24,11 @@ def main(argv=None) -> int:
                         "(default paper = the released DanceTrack config)")
     args = parser.parse_args(argv)
     if args.out.suffix != ".safetensors":
-        print(f"streammem: error: {args.out}: the output must end in .safetensors", file=sys.stderr)
-        return 2
+        return report(InputError(args.out, "the output must end in .safetensors"))
     try:
         written = convert_checkpoint(args.checkpoint, args.out, args.config)
     except StreamMemError as err:
-        print(f"streammem: error: {err}", file=sys.stderr)
-        return 2
+        return report(err)
     print(f"wrote: {written}, {written.with_suffix('.json')}")
     return 0
 

@@ -23,14 +23,13 @@ import argparse
 import io
 import pickle
 import shutil
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from streammem.errors import InputError, StreamMemError, atomic_output
+from streammem.errors import InputError, StreamMemError, atomic_output, report
 
 __all__ = ["ALLOWED_GLOBALS", "read_oat_pickle", "convert", "main"]
 
@@ -129,7 +128,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         written = convert(args.pickle, args.out, args.annotations)
     except StreamMemError as err:
-        print(f"streammem: error: {err}", file=sys.stderr)
-        return 2
+        return report(err)
     print(f"wrote {len(written)} videos to {args.out / 'features'}")
     return 0
