@@ -14,8 +14,9 @@ from streammem.signals import Terminated, exit_status, interruption_message, sig
 
 # A writer like a CLI verb: one finished output, then a long write in progress when the signal comes.
 _WRITER = """
-import sys, time
+import signal, sys, time
 from streammem.errors import atomic_output
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a shell's background job starts with SIGINT ignored
 from streammem.signals import exit_status, interruption_message, sigterm_as_interrupt
 
 out = sys.argv[1]
