@@ -16,8 +16,12 @@ RECOMPUTE = ("the model's encoder layers without memory banks, full attention ov
 
 # What was done about the worst operators of the paper-size step (rendered under its top-operator table).
 WORST_OPERATORS = (
-    "Nothing was changed: the worst operators are the Conv2d subsampling and the feed-forward matrix products "
-    "of one window, each already a single oneDNN or MKL call; batch-1 streaming keeps the products small.",
+    "The memory bank's relative positions looked up a (T, T, E) embedding per window and layer (`aten::index_select`) "
+    "and contracted it pair by pair (`aten::einsum`); they now take one product with the (2R+1)-row tables, "
+    "gathered (keys) or binned by distance (values), and the window's keys and values are projected once for "
+    "both the attention and the memory summary.",
+    "The rest is the Conv2d subsampling and the feed-forward matrix products of one window, each already a "
+    "single oneDNN or MKL call; batch-1 streaming keeps the products small.",
 )
 
 

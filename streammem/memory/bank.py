@@ -78,8 +78,11 @@ class MemoryBank(nn.Module):
         Returns (attention output (B, T, D) before residual, the bank with this window's summary written).
         """
         memory, memory_valid = self.read(state)
-        out = self.attend(x, valid, memory.to(x.dtype), memory_valid)
-        summary, written = self.summarize(x, valid, center)
+        memory = memory.to(x.dtype)
+        q, k, v = self._project(torch.cat([memory, x], 1))  # the window's keys and values serve both steps
+        M = memory.shape[1]
+        out = self._attend(q[:, :, M:], k, v, valid, memory_valid)
+        summary, written = self._summarize(x, valid, center, k[:, :, M:], v[:, :, M:])
         return out, self.write(state, summary, written)
 
     def summarize(self, x: Tensor, valid: Tensor, center: Tensor) -> tuple[Tensor, Tensor]:
@@ -87,11 +90,15 @@ class MemoryBank(nn.Module):
 
         The summary query reads the window only, so the vectors of many windows can be computed at once
         (parallel training over windows) and give what the window-by-window loop gives."""
+        _, k, v = self._project(x)
+        return self._summarize(x, valid, center, k, v)
+
+    def _summarize(self, x: Tensor, valid: Tensor, center: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """:meth:`summarize` given the window's keys and values k, v (B, H, T, E)."""
         in_center = (center & valid).to(x.dtype).unsqueeze(-1)
         count = in_center.sum(1)
         s = ((x * in_center).sum(1) / count.clamp_min(1.0)).unsqueeze(1)
         q, _, _ = self._project(s)
-        _, k, v = self._project(x)
         scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim)  # (B, H, 1, T)
         out = self._attention(scores, valid.view(x.shape[0], 1, 1, -1), v)
         out = self.out(out.transpose(1, 2).reshape(x.shape[0], self.dim))
@@ -99,17 +106,23 @@ class MemoryBank(nn.Module):
 
     def attend(self, x: Tensor, valid: Tensor, memory: Tensor, memory_valid: Tensor) -> Tensor:
         """Step 2 for the window's frames: queries x (B, T, D) over [memory (B, M, D); x] -> (B, T, D)."""
-        B, T, _ = x.shape
-        M = memory.shape[1]
         q, k, v = self._project(torch.cat([memory, x], 1))
-        q = q[:, :, M:]
-        rel = self._relative(T, x.device)
+        return self._attend(q[:, :, memory.shape[1]:], k, v, valid, memory_valid)
+
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor, valid: Tensor, memory_valid: Tensor) -> Tensor:
+        """:meth:`attend` given the window's queries q (B, H, T, E) and the keys and values of [memory; window]."""
+        B, T, M = q.shape[0], q.shape[2], memory_valid.shape[1]
+        # Relative positions (Shaw et al. 2018) through the (2R+1)-row tables, not a (T, T, E) lookup: the key
+        # term is q . table gathered at each pair's clipped distance; the value term bins each row's
+        # probabilities by distance, then one product with the table. Same sums as the per-pair form.
+        rel = self._relative(T, q.device).expand(B, self.heads, T, T)
         scores = torch.matmul(q, k.transpose(-1, -2))  # (B, H, T, M+T)
-        window = scores[:, :, :, M:] + torch.einsum("bhte,tse->bhts", q, self.rel_key(rel))
+        window = scores[:, :, :, M:] + torch.matmul(q, self.rel_key.weight.t()).gather(-1, rel)
         scores = torch.cat([scores[:, :, :, :M], window], -1) / math.sqrt(self.head_dim)
         allowed = torch.cat([memory_valid, valid], 1).view(B, 1, 1, M + T)
         probs = self._probabilities(scores, allowed)
-        out = torch.matmul(probs, v) + torch.einsum("bhts,tse->bhte", probs[:, :, :, M:], self.rel_value(rel))
+        bins = probs.new_zeros(B, self.heads, T, self.rel_value.num_embeddings).scatter_add(-1, rel, probs[:, :, :, M:])
+        out = torch.matmul(probs, v) + torch.matmul(bins, self.rel_value.weight)
         return self.out(out.transpose(1, 2).reshape(B, T, self.dim))
 
     def _attention(self, scores: Tensor, allowed: Tensor, v: Tensor) -> Tensor:
