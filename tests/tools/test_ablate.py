@@ -124,6 +124,25 @@ def test_anomaly_texture_runs_train_and_eval_on_the_texture_set_with_its_model_o
     assert evaluate[:4] == ("eval", "anomaly", "--data", str(ablate.TEXTURE_DATA))
 
 
+def test_texture_options_apply_to_the_texture_folder_data_names(monkeypatch, tmp_path):
+    varied = tmp_path / "texture_varied"
+    varied.mkdir()
+    seen = {}
+
+    def stop_after_setup(*_):
+        seen["data"] = ablate.ANOMALY
+        raise SystemExit(0)
+
+    monkeypatch.setattr(ablate, "check_package", lambda: None)
+    monkeypatch.setattr(ablate, "ANOMALY", ablate.AnomalyData())
+    monkeypatch.setattr(ablate, "TASKS", {**ablate.TASKS, "anomaly": ablate.Task(
+        ablate.train_anomaly, ablate.identity, ablate.score_anomaly, stop_after_setup, ("image_AUROC",),
+        ("attention", "none"), "200", "1500")})
+    with pytest.raises(SystemExit):
+        ablate.main(["anomaly", "--texture", "--data", str(varied), "--out", str(tmp_path / "out")])
+    assert seen["data"].folder == varied and seen["data"].train_options == ablate.TEXTURE_TRAIN
+
+
 def test_data_options_are_refused_for_other_tasks(capsys):
     with pytest.raises(SystemExit) as stop:
         ablate.main(["tal", "--texture"])

@@ -33,9 +33,9 @@ Tasks, their test items and metrics, and ``--schedule`` (the training length; de
 - ``anomaly``: MemMC-MAE tiny on the digits one-class set (digit 0 normal), variants attention|memae|none;
   its test images; image AUROC. Schedule = ``train anomaly --iterations`` (short 200; full 1500).
   ``--data DIR`` runs it on another MVTec-style category folder instead (``train/good``, ``test/<kind>``);
-  ``--texture`` on the defect-texture set (``runs/anomaly/data/texture``, written on first use), 64x64
-  colour with the tiny config's 8x8 patches, 3 channels and horizontal flips, as its shipped weights were
-  trained.
+  ``--texture`` on the defect-texture set (``runs/anomaly/data/texture``, written on first use, or the
+  texture folder ``--data`` names, e.g. ``texture_varied``), 64x64 colour with the tiny config's 8x8
+  patches, 3 channels and horizontal flips, as its shipped weights were trained.
 
 Wall-clock budgets (asr ``--minutes``, simulst ``--asr-minutes/--st-minutes``) are set out of reach, so every
 run stops at its step count and is reproducible. Relative paths are taken from the repository root, whatever
@@ -490,10 +490,10 @@ def main(argv: list[str]) -> int:
                         help="training length (see the module doc; default: the task's short schedule)")
     parser.add_argument("--out", type=Path, default=None, help="default runs/ablate/TASK")
     parser.add_argument("--resamples", type=int, default=1000)
-    data = parser.add_mutually_exclusive_group()
-    data.add_argument("--data", type=Path, default=None,
-                      help="anomaly: an MVTec-style category folder instead of the digits-0 set")
-    data.add_argument("--texture", action="store_true", help=f"anomaly: the defect-texture set ({TEXTURE_DATA})")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="anomaly: an MVTec-style category folder instead of the digits-0 set")
+    parser.add_argument("--texture", action="store_true", help=f"anomaly: the texture model options, on the "
+                        f"defect-texture set ({TEXTURE_DATA}) or the texture folder --data names")
     args = parser.parse_args(argv)
     if (args.data or args.texture) and args.task != "anomaly":
         parser.error("--data and --texture are options of the anomaly protocol")
@@ -507,12 +507,12 @@ def main(argv: list[str]) -> int:
     except ValueError as err:
         parser.error(f"--schedule: {err}")
     check_package()
+    if args.data is not None and not args.data.is_dir():
+        parser.error(f"--data {args.data}: not a folder")
     if args.texture:
-        ANOMALY.folder, ANOMALY.train_options = TEXTURE_DATA, TEXTURE_TRAIN
-    elif args.data is not None:
-        if not args.data.is_dir():
-            parser.error(f"--data {args.data}: not a folder")
-        ANOMALY.folder = args.data
+        ANOMALY.train_options = TEXTURE_TRAIN
+    if args.data is not None or args.texture:
+        ANOMALY.folder = args.data or TEXTURE_DATA
     name = args.task if ANOMALY.folder is None else f"{args.task}_{ANOMALY.folder.name}"
     out = args.out or Path("runs/ablate") / name
     out.mkdir(parents=True, exist_ok=True)
