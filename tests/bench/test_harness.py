@@ -95,6 +95,18 @@ def test_the_report_says_what_was_done_about_the_worst_operators_where_they_are_
         assert all(f"- {note}" in section for note in result["tasks"][name]["worst_operators"])
 
 
+def test_the_latency_target_compares_a_fresh_stream_and_the_long_one_timed_in_alternating_blocks(quick):
+    result, out = quick
+    for task in result["tasks"].values():
+        paired = task["stream"]["paired"]
+        assert paired["first_position"] == result["options"]["positions"][0]
+        assert paired["last_position"] > result["options"]["positions"][-1]  # the long stream went on
+        assert paired["first_ms"]["samples"] == paired["last_ms"]["samples"] == 3  # 3 blocks of one step (quick)
+        ratio = paired["last_ms"]["p50"] / paired["first_ms"]["p50"]
+        assert task["targets"]["flat_latency"]["ratio"] == ratio
+    assert "alternating blocks" in (out / "all.md").read_text()
+
+
 def test_bad_options_are_one_line_usage_errors(capsys):
     for bad in (["--positions", "0"], ["--positions", "a,b"], ["--configs", "huge"], ["--repeats", "0"]):
         assert main(["bench", "tal", *bad]) == 2
