@@ -51,15 +51,16 @@ STATE_KIND = "streammem training state"
 STATE_VERSION = 1
 
 
-def amp_dtype(amp: str | None, device: torch.device) -> torch.dtype | None:
-    """``None``/``bf16``/``fp16`` -> the autocast dtype on ``device``; fp16 only on CUDA (a one-line error)."""
+def amp_dtype(amp: str | None, device: torch.device, use: str = "training") -> torch.dtype | None:
+    """``None``/``bf16``/``fp16`` -> the autocast dtype on ``device``; fp16 only on CUDA (a one-line error naming
+    ``use``: ``training``, which scales the loss with a GradScaler, or ``inference``)."""
     if amp in (None, "", "none", "fp32"):
         return None
     if amp not in AMP_MODES:
         raise InputError("--amp", f"'{amp}' is not one of {', '.join(AMP_MODES)}")
     if amp == "fp16" and device.type != "cuda":
-        raise InputError("--amp", f"fp16 training needs CUDA (it scales the loss with a GradScaler); on "
-                         f"{device.type} use --amp bf16")
+        why = " (it scales the loss with a GradScaler)" if use == "training" else ""
+        raise InputError("--amp", f"fp16 {use} needs CUDA{why}; on {device.type} use --amp bf16")
     return torch.bfloat16 if amp == "bf16" else torch.float16
 
 

@@ -208,9 +208,9 @@ def autocast(amp: str | None, device: Any) -> contextlib.AbstractContextManager:
         return contextlib.nullcontext()
     import torch
 
-    if amp == "fp16" and device.type != "cuda":
-        raise InputError("--amp", f"fp16 inference needs CUDA; on {device.type} use --amp bf16")
-    return torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
+    from streammem.training import amp_dtype  # the one place --amp becomes a dtype, for training too
+
+    return torch.autocast(device.type, dtype=amp_dtype(amp, device, use="inference"))
 
 
 # ----------------------------------------------------------------------------------------------- weights
