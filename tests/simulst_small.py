@@ -26,14 +26,24 @@ def write_small_checkpoint(path: Path) -> Path:
     return path
 
 
-def write_two_segment_talk(root: Path) -> Path:
-    """A MuST-C ``en-de/data/train`` split under ``root``: 6 s of noise as one talk, cut into two segments."""
+# (offset s, duration s, English, German) of segments cut from one 6 s talk
+TWO_SEGMENTS = ((0.5, 1.5, "The dog slept.", "Der Hund schlief."), (3.0, 1.03, "It was big.", "Er war groß."))
+FOUR_SEGMENTS = TWO_SEGMENTS + ((4.5, 1.0, "A cat.", "Eine Katze."), (1.5, 0.8, "No.", "Nein."))
+
+
+def write_talk(root: Path, segments: tuple = TWO_SEGMENTS) -> Path:
+    """A MuST-C ``en-de/data/train`` split under ``root``: 6 s of noise as one talk, cut into ``segments``."""
     split = root / "en-de" / "data" / "train"
     (split / "wav").mkdir(parents=True)
     (split / "txt").mkdir()
     sf.write(split / "wav" / "ted_1.wav", 0.1 * np.random.default_rng(0).standard_normal(16000 * 6), 16000)
-    (split / "txt" / "train.yaml").write_text("- {duration: 1.5, offset: 0.5, wav: ted_1.wav}\n"
-                                              "- {duration: 1.03, offset: 3.0, wav: ted_1.wav}\n")
-    (split / "txt" / "train.en").write_text("The dog slept.\nIt was big.\n")
-    (split / "txt" / "train.de").write_text("Der Hund schlief.\nEr war groß.\n")
+    (split / "txt" / "train.yaml").write_text(
+        "".join(f"- {{duration: {d}, offset: {o}, wav: ted_1.wav}}\n" for o, d, _, _ in segments))
+    (split / "txt" / "train.en").write_text("".join(f"{en}\n" for _, _, en, _ in segments))
+    (split / "txt" / "train.de").write_text("".join(f"{de}\n" for _, _, _, de in segments))
     return root
+
+
+def write_two_segment_talk(root: Path) -> Path:
+    """:func:`write_talk` with its two segments."""
+    return write_talk(root, TWO_SEGMENTS)

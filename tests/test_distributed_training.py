@@ -194,19 +194,9 @@ def _speech_data(root: Path) -> Path:
 
 
 def _talk_data(root: Path) -> Path:
-    import soundfile as sf
+    from simulst_small import FOUR_SEGMENTS, write_talk
 
-    split = root / "en-de" / "data" / "train"
-    (split / "wav").mkdir(parents=True)
-    (split / "txt").mkdir()
-    sf.write(split / "wav" / "ted_1.wav", 0.1 * np.random.default_rng(0).standard_normal(16000 * 6), 16000)
-    (split / "txt" / "train.yaml").write_text("- {duration: 1.5, offset: 0.5, wav: ted_1.wav}\n"
-                                              "- {duration: 1.03, offset: 3.0, wav: ted_1.wav}\n"
-                                              "- {duration: 1.0, offset: 4.5, wav: ted_1.wav}\n"
-                                              "- {duration: 0.8, offset: 1.5, wav: ted_1.wav}\n")
-    (split / "txt" / "train.en").write_text("The dog slept.\nIt was big.\nA cat.\nNo.\n")
-    (split / "txt" / "train.de").write_text("Der Hund schlief.\nEr war groß.\nEine Katze.\nNein.\n")
-    return root
+    return write_talk(root, FOUR_SEGMENTS)
 
 
 @pytest.mark.slow
