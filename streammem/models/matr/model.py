@@ -368,22 +368,23 @@ class MATR(nn.Module):
             return out, MATRState(window, t + 1, state.mem_items, state.mem_valid, state.mem_stamps)
         # Selective write: the current segment goes into its phase's memory when the flag fires.
         write = torch.sigmoid(flag_logit) > self.flag_threshold
+        if queue is not None:
+            pushed = queue.write_rows(  # only this step's phase row of each stream can change
+                QueueState(state.mem_items, state.mem_valid, state.mem_stamps), phase_row, window, write, t,
+            )
+            return out, MATRState(window, t + 1, pushed.items, pushed.valid, pushed.stamps)
+        # gated / knn update every phase row with a (B*S,) selection: this step's phase, where the flag fired
         select = ((torch.arange(S, device=x.device).unsqueeze(0) == phase.unsqueeze(1)) & write.unsqueeze(1)).reshape(-1)
         if gated is not None:
             tokens = window.index_select(1, self.kept_tokens).repeat_interleave(S, dim=0).detach()
             slots = gated.write(GatedState(state.mem_items), tokens, select.unsqueeze(1).expand(-1, tokens.shape[1]))
             return out, MATRState(window, t + 1, slots.slots, state.mem_valid, state.mem_stamps)
-        if knn is not None:
-            tokens = window.index_select(1, self.kept_tokens).repeat_interleave(S, dim=0)
-            stored = knn.write(
-                KNNState(state.mem_items, state.mem_items, state.mem_valid, state.mem_stamps), tokens, tokens, select
-            )
-            return out, MATRState(window, t + 1, stored.keys, stored.valid, stored.next_index)
-        assert queue is not None
-        pushed = queue.write_rows(  # only this step's phase row of each stream can change
-            QueueState(state.mem_items, state.mem_valid, state.mem_stamps), phase_row, window, write, t,
+        assert knn is not None
+        tokens = window.index_select(1, self.kept_tokens).repeat_interleave(S, dim=0)
+        stored = knn.write(
+            KNNState(state.mem_items, state.mem_items, state.mem_valid, state.mem_stamps), tokens, tokens, select
         )
-        return out, MATRState(window, t + 1, pushed.items, pushed.valid, pushed.stamps)
+        return out, MATRState(window, t + 1, stored.keys, stored.valid, stored.next_index)
 
     # -------------------------------------------------------------------------------------- training
     @torch.jit.unused
