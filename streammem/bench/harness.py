@@ -287,7 +287,7 @@ def _stream(workload: Workload, opts: Options) -> dict[str, Any]:
     return {"positions": rows, "paired": paired, "steps_run": stepper.done, "seconds": time.perf_counter() - began}
 
 
-PAIRED_BLOCKS = 3  # alternating blocks of the long stream and a fresh one (each a third of the repeats)
+PAIRED_BLOCKS = 10  # alternating blocks of the long stream and a fresh one (fewer when there are fewer repeats)
 
 
 def _paired_latency(long: _Stepper, workload: Workload, opts: Options) -> dict[str, Any]:
@@ -299,14 +299,15 @@ def _paired_latency(long: _Stepper, workload: Workload, opts: Options) -> dict[s
     fresh = _Stepper(workload)
     while fresh.done < opts.positions[0] - 1:
         fresh()
-    block = max(1, opts.repeats // PAIRED_BLOCKS)
+    blocks = min(PAIRED_BLOCKS, opts.repeats)  # short blocks, so drift within the minute falls on both alike
+    block = opts.repeats // blocks
     late: list[float] = []
     early: list[float] = []
     last = long.done + 1
-    for _ in range(PAIRED_BLOCKS):
+    for _ in range(blocks):
         late += [timed(long, opts.device) for _ in range(block)]
         early += [timed(fresh, opts.device) for _ in range(block)]
-    return {"first_position": opts.positions[0], "last_position": last, "blocks": PAIRED_BLOCKS,
+    return {"first_position": opts.positions[0], "last_position": last, "blocks": blocks,
             "first_ms": latency_summary(early), "last_ms": latency_summary(late)}
 
 
