@@ -177,8 +177,9 @@ def train(args: argparse.Namespace) -> int:
             raise InputError(args.data, "has no train/ split (a LibriSpeech-layout corpus root is expected; the "
                              f"synthetic corpus is written only into {DEFAULT_DATA} or an empty folder)")
         if run.is_main:  # under torchrun process 0 writes the corpus while the others wait
-            print(f"{args.data}/train not found or incomplete: writing the synthetic corpus there (seed {args.seed})")
-            write_corpus(args.data, seed=args.seed)
+            # the corpus seed stays 0 whatever --seed: eval and every training seed use the same corpus
+            print(f"{args.data}/train not found or incomplete: writing the synthetic corpus there (seed 0)")
+            write_corpus(args.data)
     distributed.barrier()
     if not args.resume or exact:
         flags = {"use_memory": False if args.no_memory else None, "memory_addressing": args.addressing,

@@ -121,8 +121,9 @@ def train(args: argparse.Namespace) -> int:
             raise InputError("--resume", "continues one stage: give --stage asr, or --stage st with the same --init")
         load_state(args.resume)  # a missing or foreign file is refused before any corpus is written
     if not (args.data / "en-de" / "data" / "train").is_dir() and run.is_main:  # process 0 writes, the others wait
-        print(f"{args.data}/en-de/data/train not found: writing the synthetic corpus there (seed {args.seed})")
-        write_corpus(args.data, seed=args.seed)
+        # the corpus seed stays 0 whatever --seed: eval and every training seed use the same corpus
+        print(f"{args.data}/en-de/data/train not found: writing the synthetic corpus there (seed 0)")
+        write_corpus(args.data)
     distributed.barrier()
     if args.init is not None:
         if not args.init.is_file():

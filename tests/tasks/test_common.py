@@ -159,3 +159,19 @@ def test_inference_autocast_runs_in_the_asked_dtype_and_refuses_fp16_off_cuda():
         assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
     with pytest.raises(InputError, match="fp16 inference needs CUDA"):
         common.autocast("fp16", cpu)
+
+
+@pytest.mark.parametrize("task, module", [("simulst", "streammem.data.synthetic_simulst"),
+                                          ("asr", "streammem.data.synthetic_speech")])
+def test_train_writes_the_seed_0_corpus_whatever_the_training_seed(task, module, tmp_path, monkeypatch, capsys):
+    import importlib
+
+    from streammem.cli import main
+
+    calls = []
+    monkeypatch.setattr(importlib.import_module(module), "write_corpus",
+                        lambda root, *args, **kwargs: calls.append((args, kwargs)))
+    data = tmp_path / "data"  # missing: the synthetic corpus is written there, then found empty
+    main(["train", task, "--data", str(data), "--seed", "3", "--max-steps", "1", "--out", str(tmp_path / "w")])
+    assert len(calls) == 1 and calls[0][1].get("seed", 0) == 0 and not calls[0][0]
+    assert "(seed 0)" in capsys.readouterr().out
