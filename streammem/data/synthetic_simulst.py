@@ -48,7 +48,8 @@ from streammem.data.synthetic_speech import (
     synthesize,
 )
 
-__all__ = ["Segment", "TranslationGrammar", "write_corpus", "write_demo_recording", "pronoun_accuracy", "SPLITS"]
+__all__ = ["Segment", "TranslationGrammar", "write_corpus", "write_demo_recording", "pronoun_accuracy",
+           "is_pronoun_segment", "pronoun_right", "object_named", "SPLITS"]
 
 SPLITS = ("train", "dev", "tst-COMMON")
 
@@ -260,14 +261,33 @@ def _pronoun(german: str) -> str:
     return found[-1] if found else ""
 
 
+def is_pronoun_segment(source: str) -> bool:
+    """Whether an English segment of this grammar is a pronoun segment (it says 'it')."""
+    return "it" in source.lower().rstrip(".").split()
+
+
+def pronoun_right(reference: str, hypothesis: str) -> bool:
+    """Whether a pronoun segment's translation uses the reference's German pronoun."""
+    return _pronoun(reference) == _pronoun(hypothesis)
+
+
+def object_named(source: str, hypothesis: str) -> bool:
+    """Whether the translation of a content segment names its object in German (*Hund* for 'the dog'): the noun
+    whose gender the pronoun of a following pronoun segment must carry. A model that misses the noun cannot
+    get the pronoun from memory either, so the pronoun is also scored on the segments whose antecedent it got."""
+    words = source.lower().rstrip(".").split()
+    if not words or words[-1] not in _OBJECTS:
+        return False
+    return _OBJECTS[words[-1]][0].lower() in {w.strip(".,").lower() for w in hypothesis.split()}
+
+
 def pronoun_accuracy(sources: list[str], references: list[str], hypotheses: list[str]) -> tuple[float, int]:
     """(percent of pronoun segments whose translation has the reference's pronoun, number of such segments):
     the score of what needs memory. A pronoun segment is one whose English says 'it'."""
-    pairs = [(r, h) for s, r, h in zip(sources, references, hypotheses, strict=True)
-             if "it" in s.lower().rstrip(".").split()]
+    pairs = [(r, h) for s, r, h in zip(sources, references, hypotheses, strict=True) if is_pronoun_segment(s)]
     if not pairs:
         return float("nan"), 0
-    return 100.0 * sum(_pronoun(r) == _pronoun(h) for r, h in pairs) / len(pairs), len(pairs)
+    return 100.0 * sum(pronoun_right(r, h) for r, h in pairs) / len(pairs), len(pairs)
 
 
 def main(argv: list[str] | None = None) -> int:

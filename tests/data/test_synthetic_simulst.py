@@ -64,3 +64,11 @@ def test_pronoun_accuracy_counts_only_pronoun_segments():
     references = ["Später war er groß.", "Der Mann sah den Hund.", "Ich denke, dass es alt war."]
     hypotheses = ["Später war er groß.", "Der Mann sah die Katze.", "Ich denke, dass sie alt war."]
     assert pronoun_accuracy(sources, references, hypotheses) == (50.0, 2)
+
+
+def test_object_named_looks_for_the_german_noun_of_the_english_object():
+    from streammem.data.synthetic_simulst import object_named
+
+    assert object_named("I think that the man saw the dog.", "Ich denke, dass der Mann den Hund sah.")
+    assert not object_named("I think that the man saw the dog.", "Ich denke, dass der Mann die Katze sah.")
+    assert not object_named("Later it was big.", "Später war er groß.")  # no object: not a content segment

@@ -148,3 +148,22 @@ def test_data_options_are_refused_for_other_tasks(capsys):
         ablate.main(["tal", "--texture"])
     assert stop.value.code == 2
     assert "--data and --texture are options of the anomaly protocol" in capsys.readouterr().err
+
+
+def test_simulst_pronoun_scores_count_pronoun_segments_and_those_whose_antecedent_was_translated(monkeypatch):
+    from types import SimpleNamespace
+
+    talk = [("The man saw the dog.", "Der Mann sah den Hund.", "Der Mann sah den Hund."),
+            ("Later it was big.", "Später war er groß.", "Später war er groß."),
+            ("The woman saw the lamp.", "Die Frau sah die Lampe.", "Die Frau sah das Buch."),
+            ("It was old.", "Sie war alt.", "Es war alt.")]
+    segments = {f"t_{i}": SimpleNamespace(id=f"t_{i}", talk="t", index=i, source=en) for i, (en, _, _) in enumerate(talk)}
+    monkeypatch.setattr(ablate, "_SIMULST_SEGMENTS", segments)
+    stored = {f"t_{i}": {"prediction": hyp, "delays": [100.0] * len(hyp.split()), "elapsed": [],
+                         "source_length": 1000.0, "reference": ref} for i, (_, ref, hyp) in enumerate(talk)}
+    prepared = ablate.prepare_simulst(stored)
+    assert [prepared[f"t_{i}"]["pronoun"] for i in range(4)] == [None, True, None, False]
+    assert prepared["t_1"]["named"] is True and prepared["t_3"]["named"] is False  # Lampe missing from t_2
+    scored = ablate.score_simulst(prepared, list(stored))
+    assert scored["pronoun"] == 50.0 and scored["pronoun_named"] == 100.0
+    assert np.isnan(ablate.score_simulst(prepared, ["t_2", "t_3"])["pronoun_named"])  # no antecedent translated

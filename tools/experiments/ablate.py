@@ -303,25 +303,43 @@ def train_simulst(variant: str, seed: int, schedule: str, out: Path) -> dict[str
 
 def prepare_simulst(predictions: dict[str, dict]) -> dict[str, dict]:
     """Per segment its prediction, reference and AL (None for a segment without output, left out of AL as
-    SimulEval does)."""
+    SimulEval does); for a pronoun segment whether its pronoun is right and whether the previous segment's
+    translation named the noun the pronoun stands for."""
+    from streammem.data.synthetic_simulst import is_pronoun_segment, object_named, pronoun_right
     from streammem.evaluation.functional.simulst import SimulInstance, instance_latency
 
+    by_place = {(s.talk, s.index): s for s in _SIMULST_SEGMENTS.values()}
     out = {}
     for i, p in predictions.items():
         x = SimulInstance(p["prediction"], p["delays"], p["source_length"], p["reference"], p["elapsed"])
-        out[i] = {"prediction": x.prediction, "reference": x.reference,
-                  "AL": instance_latency(x)["AL"] if x.delays else None}
+        row = {"prediction": x.prediction, "reference": x.reference,
+               "AL": instance_latency(x)["AL"] if x.delays else None, "pronoun": None, "named": None}
+        segment = _SIMULST_SEGMENTS.get(i)
+        if segment is not None and is_pronoun_segment(segment.source):
+            row["pronoun"] = pronoun_right(x.reference, x.prediction)
+            before = by_place.get((segment.talk, segment.index - 1))
+            row["named"] = before is not None and object_named(before.source, predictions[before.id]["prediction"])
+        out[i] = row
     return out
 
 
 def score_simulst(segments: dict[str, dict], items: Sequence[str]) -> dict[str, float]:
-    """Corpus BLEU of the drawn segments (sacreBLEU, as eval) and their mean AL (ms)."""
+    """Corpus BLEU of the drawn segments (sacreBLEU, as eval), their mean AL (ms), the percent of drawn pronoun
+    segments with the right German pronoun (``pronoun``; what the memory is for) and the same over those whose
+    antecedent noun the model translated in the previous segment (``pronoun_named``)."""
     from streammem.evaluation.functional.simulst import corpus_bleu
 
     rows = [segments[i] for i in items]
     lags = [r["AL"] for r in rows if r["AL"] is not None]
+    pronouns = [r["pronoun"] for r in rows if r["pronoun"] is not None]
+    named = [r["pronoun"] for r in rows if r["pronoun"] is not None and r["named"]]
+    percent = lambda hits: 100.0 * float(np.mean(hits)) if hits else float("nan")  # noqa: E731
     return {"BLEU": corpus_bleu([r["prediction"] for r in rows], [r["reference"] for r in rows]),
-            "AL": float(np.mean(lags)) if lags else float("nan")}
+            "AL": float(np.mean(lags)) if lags else float("nan"),
+            "pronoun": percent(pronouns), "pronoun_named": percent(named)}
+
+
+_SIMULST_SEGMENTS: dict[str, Any] = {}  # id -> tst-COMMON segment (source, talk, index), kept for scoring
 
 
 def simulst_items() -> list[str]:
@@ -333,7 +351,9 @@ def simulst_items() -> list[str]:
         from streammem.data.synthetic_simulst import write_corpus
 
         write_corpus(DEFAULT_DATA)
-    return [s.id for s in read_split(DEFAULT_DATA, "tst-COMMON")]
+    segments = read_split(DEFAULT_DATA, "tst-COMMON")
+    _SIMULST_SEGMENTS.update({s.id: s for s in segments})
+    return [s.id for s in segments]
 
 
 # --------------------------------------------------------------------------------------------- anomaly
@@ -401,8 +421,8 @@ TASKS = {
     "track": Task(train_track, prepare_track, score_track, track_items, ("HOTA", "AssA"), ("ema", "none"),
                   "150", "15000"),
     "asr": Task(train_asr, identity, score_asr, asr_items, ("WER", "CER"), ("ntm", "none"), "60", "4200"),
-    "simulst": Task(train_simulst, prepare_simulst, score_simulst, simulst_items, ("BLEU", "AL"), ("bank", "none"),
-                    "30+120", "241+1462"),
+    "simulst": Task(train_simulst, prepare_simulst, score_simulst, simulst_items,
+                    ("BLEU", "AL", "pronoun", "pronoun_named"), ("bank", "none"), "30+120", "241+1462"),
     "anomaly": Task(train_anomaly, identity, score_anomaly, anomaly_items, ("image_AUROC",), ("attention", "none"),
                     "200", "1500"),
 }
