@@ -150,7 +150,7 @@ def test_data_options_are_refused_for_other_tasks(capsys):
     assert "--data and --texture are options of the anomaly protocol" in capsys.readouterr().err
 
 
-def test_simulst_pronoun_scores_count_pronoun_segments_and_those_whose_antecedent_was_translated(monkeypatch):
+def test_simulst_object_and_pronoun_scores_count_their_segments_and_pronouns_whose_antecedent_was_named(monkeypatch):
     from types import SimpleNamespace
 
     talk = [("The man saw the dog.", "Der Mann sah den Hund.", "Der Mann sah den Hund."),
@@ -165,5 +165,6 @@ def test_simulst_pronoun_scores_count_pronoun_segments_and_those_whose_anteceden
     assert [prepared[f"t_{i}"]["pronoun"] for i in range(4)] == [None, True, None, False]
     assert prepared["t_1"]["named"] is True and prepared["t_3"]["named"] is False  # Lampe missing from t_2
     scored = ablate.score_simulst(prepared, list(stored))
-    assert scored["pronoun"] == 50.0 and scored["pronoun_named"] == 100.0
+    assert [prepared[f"t_{i}"]["object"] for i in range(4)] == [True, None, False, None]
+    assert scored["object"] == 50.0 and scored["pronoun"] == 50.0 and scored["pronoun_named"] == 100.0
     assert np.isnan(ablate.score_simulst(prepared, ["t_2", "t_3"])["pronoun_named"])  # no antecedent translated

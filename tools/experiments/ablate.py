@@ -28,7 +28,9 @@ Tasks, their test items and metrics, and ``--schedule`` (the training length; de
   utterances (jiwer). Schedule = ``train asr --max-steps`` (short 60; full 4200, the fine-tuning steps of the
   shipped recipe).
 - ``simulst``: AM-Transformer tiny, variants bank|none; the 155 tst-COMMON segments at the model's wait-k with
-  Shiftable Context; corpus BLEU of the drawn segments and their mean AL (ms). Schedule = ``ASR+ST`` steps of
+  Shiftable Context; corpus BLEU of the drawn segments and their mean AL (ms); the percent of content segments
+  whose object noun is translated, of pronoun segments with the right German pronoun, and of those among the
+  pronoun segments whose antecedent was translated (the pronoun the memory banks are meant to carry). Schedule = ``ASR+ST`` steps of
   the two training stages (``--max-steps`` of ``--stage asr`` then ``--stage st``; short 30+120; full 241+1462).
 - ``anomaly``: MemMC-MAE tiny on the digits one-class set (digit 0 normal), variants attention|memae|none;
   its test images; image AUROC. Schedule = ``train anomaly --iterations`` (short 200; full 1500).
@@ -303,8 +305,8 @@ def train_simulst(variant: str, seed: int, schedule: str, out: Path) -> dict[str
 
 def prepare_simulst(predictions: dict[str, dict]) -> dict[str, dict]:
     """Per segment its prediction, reference and AL (None for a segment without output, left out of AL as
-    SimulEval does); for a pronoun segment whether its pronoun is right and whether the previous segment's
-    translation named the noun the pronoun stands for."""
+    SimulEval does); for a content segment whether its translation names its object; for a pronoun segment
+    whether its pronoun is right and whether the previous segment's translation named the noun it stands for."""
     from streammem.data.synthetic_simulst import is_pronoun_segment, object_named, pronoun_right
     from streammem.evaluation.functional.simulst import SimulInstance, instance_latency
 
@@ -313,9 +315,11 @@ def prepare_simulst(predictions: dict[str, dict]) -> dict[str, dict]:
     for i, p in predictions.items():
         x = SimulInstance(p["prediction"], p["delays"], p["source_length"], p["reference"], p["elapsed"])
         row = {"prediction": x.prediction, "reference": x.reference,
-               "AL": instance_latency(x)["AL"] if x.delays else None, "pronoun": None, "named": None}
+               "AL": instance_latency(x)["AL"] if x.delays else None, "object": None, "pronoun": None, "named": None}
         segment = _SIMULST_SEGMENTS.get(i)
-        if segment is not None and is_pronoun_segment(segment.source):
+        if segment is not None and not is_pronoun_segment(segment.source):
+            row["object"] = object_named(segment.source, x.prediction)
+        elif segment is not None:
             row["pronoun"] = pronoun_right(x.reference, x.prediction)
             before = by_place.get((segment.talk, segment.index - 1))
             row["named"] = before is not None and object_named(before.source, predictions[before.id]["prediction"])
@@ -324,19 +328,21 @@ def prepare_simulst(predictions: dict[str, dict]) -> dict[str, dict]:
 
 
 def score_simulst(segments: dict[str, dict], items: Sequence[str]) -> dict[str, float]:
-    """Corpus BLEU of the drawn segments (sacreBLEU, as eval), their mean AL (ms), the percent of drawn pronoun
-    segments with the right German pronoun (``pronoun``; what the memory is for) and the same over those whose
-    antecedent noun the model translated in the previous segment (``pronoun_named``)."""
+    """Corpus BLEU of the drawn segments (sacreBLEU, as eval), their mean AL (ms), the percent of drawn content
+    segments whose translation names their object noun (``object``), of drawn pronoun segments with the right
+    German pronoun (``pronoun``; what the memory is for), and the same over those whose antecedent noun the
+    model translated in the previous segment (``pronoun_named``)."""
     from streammem.evaluation.functional.simulst import corpus_bleu
 
     rows = [segments[i] for i in items]
     lags = [r["AL"] for r in rows if r["AL"] is not None]
+    objects = [r["object"] for r in rows if r["object"] is not None]
     pronouns = [r["pronoun"] for r in rows if r["pronoun"] is not None]
     named = [r["pronoun"] for r in rows if r["pronoun"] is not None and r["named"]]
     percent = lambda hits: 100.0 * float(np.mean(hits)) if hits else float("nan")  # noqa: E731
     return {"BLEU": corpus_bleu([r["prediction"] for r in rows], [r["reference"] for r in rows]),
             "AL": float(np.mean(lags)) if lags else float("nan"),
-            "pronoun": percent(pronouns), "pronoun_named": percent(named)}
+            "object": percent(objects), "pronoun": percent(pronouns), "pronoun_named": percent(named)}
 
 
 _SIMULST_SEGMENTS: dict[str, Any] = {}  # id -> tst-COMMON segment (source, talk, index), kept for scoring
@@ -422,7 +428,7 @@ TASKS = {
                   "150", "15000"),
     "asr": Task(train_asr, identity, score_asr, asr_items, ("WER", "CER"), ("ntm", "none"), "60", "4200"),
     "simulst": Task(train_simulst, prepare_simulst, score_simulst, simulst_items,
-                    ("BLEU", "AL", "pronoun", "pronoun_named"), ("bank", "none"), "30+120", "241+1462"),
+                    ("BLEU", "AL", "object", "pronoun", "pronoun_named"), ("bank", "none"), "30+120", "241+1462"),
     "anomaly": Task(train_anomaly, identity, score_anomaly, anomaly_items, ("image_AUROC",), ("attention", "none"),
                     "200", "1500"),
 }
