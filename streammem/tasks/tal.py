@@ -54,7 +54,7 @@ SAMPLE_CLIP = PACKAGE / "samples" / "tal_clip.mp4"  # held-out rendered clip; gr
 VARIANTS = {"matr": "matr", "nomem": "matr_nomem", "oad": "matr_oad_baseline"}
 
 
-def _ensure_data(root: Path) -> Path:
+def ensure_data(root: Path) -> Path:
     """The dataset directory; the default synthetic sets (features, rendered videos) are generated on first use."""
     from streammem.data.completion import interrupted
     from streammem.data.synthetic_tal import generate_synthetic_tal
@@ -132,7 +132,7 @@ def train(args: argparse.Namespace) -> int:
     exact = args.resume is not None and is_training_state(args.resume)  # else: a warm restart from weights
     run = start(args, task="tal", verb="train", stem=f"{name}_{Path(args.config).stem}",
                 inputs=[args.data, None if exact else args.resume], main_suffixes=(".safetensors",))
-    root = _ensure_data(args.data or DEFAULT_DATA)
+    root = ensure_data(args.data or DEFAULT_DATA)
     out = run.main_path(f"{name}_{Path(args.config).stem}.safetensors")
     state = run.path(state_path(out).name)
     # mapped: each batch's videos are read from their files, never the whole subset at once
@@ -203,7 +203,7 @@ def _train_encoder(args: argparse.Namespace) -> int:
 
     run = start(args, task="tal", verb="train", stem=f"frame_encoder_{Path(args.config).stem}",
                 inputs=[args.data, args.encoder, args.backbone_weights], main_suffixes=(".safetensors",))
-    root = _ensure_data(args.data or DEFAULT_VIDEO_DATA)
+    root = ensure_data(args.data or DEFAULT_VIDEO_DATA)
     annotation_path = find_annotations(root)
     data = read_thumos_json(annotation_path, args.subset)  # checks the file; names every video of any subset
     meta = json.loads(annotation_path.read_text()).get("meta") or {}
@@ -332,7 +332,7 @@ def eval(args: argparse.Namespace) -> int:  # noqa: A001 - the CLI verb's name
 
     run = start(args, task="tal", verb="eval", stem=f"{args.data.resolve().name}_{args.subset}", inputs=[args.data])
     precision = autocast(args.amp, run.device)
-    data = _ensure_data(args.data)
+    data = ensure_data(args.data)
     model, meta = load_model(args.weights)
     model.to(run.device)
     weights = resolve_weights(args.weights, "matr")

@@ -142,11 +142,12 @@ _TAL_TRUTH: dict[str, list[dict]] = {}
 
 
 def tal_items() -> list[str]:
-    """The Test videos with ground truth (kept for :func:`score_tal`), of the default synthetic set."""
+    """The Test videos with ground truth (kept for :func:`score_tal`), of the default synthetic set (generated
+    on first use, before any training starts)."""
     from streammem.data.tal_features import load_tal_split
-    from streammem.tasks.tal import DEFAULT_DATA
+    from streammem.tasks.tal import DEFAULT_DATA, ensure_data
 
-    for g in load_tal_split(DEFAULT_DATA, "Test").ground_truth():
+    for g in load_tal_split(ensure_data(DEFAULT_DATA), "Test").ground_truth():
         _TAL_TRUTH.setdefault(str(g["video"]), []).append(g)
     return sorted(_TAL_TRUTH)
 
