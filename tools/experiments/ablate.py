@@ -30,8 +30,9 @@ Tasks, their test items and metrics, and ``--schedule`` (the training length; de
 - ``simulst``: AM-Transformer tiny, variants bank|none; the 155 tst-COMMON segments at the model's wait-k with
   Shiftable Context; corpus BLEU of the drawn segments and their mean AL (ms); the percent of content segments
   whose object noun is translated, of pronoun segments with the right German pronoun, and of those among the
-  pronoun segments whose antecedent was translated (the pronoun the memory banks are meant to carry). Schedule = ``ASR+ST`` steps of
-  the two training stages (``--max-steps`` of ``--stage asr`` then ``--stage st``; short 30+120; full 241+1462).
+  pronoun segments whose antecedent was translated (the pronoun the memory banks are meant to carry).
+  Schedule = ``ASR+ST`` steps of the two training stages (``--max-steps`` of ``--stage asr`` then ``--stage
+  st``; short 30+120; full 241+1462).
 - ``anomaly``: MemMC-MAE tiny on the digits one-class set (digit 0 normal), variants attention|memae|none;
   its test images; image AUROC. Schedule = ``train anomaly --iterations`` (short 200; full 1500).
   ``--data DIR`` runs it on another MVTec-style category folder instead (``train/good``, ``test/<kind>``);
