@@ -168,3 +168,16 @@ def test_simulst_object_and_pronoun_scores_count_their_segments_and_pronouns_who
     assert [prepared[f"t_{i}"]["object"] for i in range(4)] == [True, None, False, None]
     assert scored["object"] == 50.0 and scored["pronoun"] == 50.0 and scored["pronoun_named"] == 100.0
     assert np.isnan(ablate.score_simulst(prepared, ["t_2", "t_3"])["pronoun_named"])  # no antecedent translated
+
+
+def test_tal_long_agnostic_map_counts_boundaries_of_long_actions_whatever_their_class(monkeypatch):
+    truth = [{"video": "v", "start": 0.0, "end": 5.0, "label": "wave"},  # long: more than one 1 s segment
+             {"video": "v", "start": 6.0, "end": 6.5, "label": "jump"}]  # short
+    monkeypatch.setattr(ablate, "_TAL_TRUTH", {"v": truth})
+    monkeypatch.setattr(ablate, "_TAL_SEGMENT_SECONDS", [1.0])
+    wrong_class = {"v": [{"video": "v", "start": 0.2, "end": 5.0, "label": "jump", "score": 0.9}]}
+    scored = ablate.score_tal(wrong_class, ["v"])
+    assert scored["long_agnostic_mAP@0.5"] == pytest.approx(100.0)  # IoU 0.96 with the long action
+    assert scored["mAP@0.5"] == pytest.approx(0.0)  # no action found with its class
+    short_only = {"v": [{"video": "v", "start": 6.0, "end": 6.5, "label": "jump", "score": 0.9}]}
+    assert ablate.score_tal(short_only, ["v"])["long_agnostic_mAP@0.5"] == pytest.approx(0.0)

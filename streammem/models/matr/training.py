@@ -33,7 +33,7 @@ from streammem.progress import progress_bar
 
 __all__ = [
     "TrainSettings", "train_model", "predict", "predict_matr", "predict_frames", "evaluate", "selection_split",
-    "long_short_breakdown", "class_agnostic",
+    "long_short_breakdown", "length_group", "class_agnostic",
 ]
 
 
@@ -270,6 +270,26 @@ def evaluate(model: nn.Module, split: TALSplit, cfg: MATRConfig, settings: Train
     return localization_map(split.ground_truth(), predictions)
 
 
+def length_group(gt: list[dict], predictions: list[dict], segment_seconds: float,
+                 is_long: bool) -> tuple[list[dict], list[dict]]:
+    """The ground truth longer than one segment (``is_long``) or not, and the predictions that belong with it:
+    all but those whose best-overlapping ground truth (same video, any class) is in the other group."""
+    keep_gt = [g for g in gt if ((g["end"] - g["start"]) > segment_seconds) == is_long]
+    by_video: dict[str, list[dict]] = {}
+    for g in gt:
+        by_video.setdefault(g["video"], []).append(g)
+    preds = []
+    for p in predictions:
+        cands = by_video.get(p["video"], [])
+        overlaps = [max(0.0, min(p["end"], g["end"]) - max(p["start"], g["start"])) for g in cands]
+        if overlaps and max(overlaps) > 0:
+            g = cands[int(np.argmax(overlaps))]
+            if ((g["end"] - g["start"]) > segment_seconds) != is_long:
+                continue
+        preds.append(p)
+    return keep_gt, preds
+
+
 def long_short_breakdown(split: TALSplit, predictions: list[dict], segment_seconds: float) -> dict[str, float]:
     """mAP on long (> one segment) and short ground truth separately.
 
@@ -279,19 +299,7 @@ def long_short_breakdown(split: TALSplit, predictions: list[dict], segment_secon
     gt = split.ground_truth()
     out = {}
     for name, is_long in (("long", True), ("short", False)):
-        keep_gt = [g for g in gt if ((g["end"] - g["start"]) > segment_seconds) == is_long]
-        by_video: dict[str, list[dict]] = {}
-        for g in gt:
-            by_video.setdefault(g["video"], []).append(g)
-        preds = []
-        for p in predictions:
-            cands = by_video.get(p["video"], [])
-            overlaps = [max(0.0, min(p["end"], g["end"]) - max(p["start"], g["start"])) for g in cands]
-            if overlaps and max(overlaps) > 0:
-                g = cands[int(np.argmax(overlaps))]
-                if ((g["end"] - g["start"]) > segment_seconds) != is_long:
-                    continue
-            preds.append(p)
+        keep_gt, preds = length_group(gt, predictions, segment_seconds, is_long)
         if keep_gt:
             metrics = localization_map(keep_gt, preds)
             out.update({f"{name}/{k}": v for k, v in metrics.items()})
