@@ -154,9 +154,8 @@ def tal_items() -> list[str]:
     """The Test videos with ground truth (kept for :func:`score_tal`), of the default synthetic set (generated
     on first use, before any training starts)."""
     from streammem.data.tal_features import load_tal_split
-    from streammem.tasks.tal import DEFAULT_DATA, ensure_data
-
     from streammem.models.matr import CONFIGS
+    from streammem.tasks.tal import DEFAULT_DATA, ensure_data
 
     split = load_tal_split(ensure_data(DEFAULT_DATA), "Test")
     for g in split.ground_truth():
