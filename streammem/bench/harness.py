@@ -288,6 +288,7 @@ def _stream(workload: Workload, opts: Options) -> dict[str, Any]:
 
 
 PAIRED_BLOCKS = 10  # alternating blocks of the long stream and a fresh one (fewer when there are fewer repeats)
+PAIRED_SAMPLES = 3  # each stream of the pair is timed over this many times the repeats of a position row
 
 
 def _paired_latency(long: _Stepper, workload: Workload, opts: Options) -> dict[str, Any]:
@@ -300,7 +301,7 @@ def _paired_latency(long: _Stepper, workload: Workload, opts: Options) -> dict[s
     while fresh.done < opts.positions[0] - 1:
         fresh()
     blocks = min(PAIRED_BLOCKS, opts.repeats)  # short blocks, so drift within the minute falls on both alike
-    block = opts.repeats // blocks
+    block = PAIRED_SAMPLES * opts.repeats // blocks  # more samples than a row: the target's ratio rests on them
     late: list[float] = []
     early: list[float] = []
     last = long.done + 1

@@ -263,6 +263,8 @@ def _machine(result: dict[str, Any], source: str | None) -> list[str]:
                      "OpenMP threads waited with OpenMP's default policy (OMP_WAIT_POLICY unset: spin briefly, then "
                      "sleep). Under PASSIVE, idle threads sleep at once, so each of the many small "
                      "operations of a batch-1 step waits for a thread to wake: set OMP_WAIT_POLICY=PASSIVE to see it.")
+        lines.append("The threads also wait for each other at every operation, so another process busy on the same "
+                     "cores, even at the lowest priority, can make a step many times slower: run the bench alone.")
     if load > 0.5:
         lines.append(f"Other jobs shared the CPU during this run (load average {load:.1f} at its start on "
                      f"{m['cpu_cores']} cores): absolute times carry that load, ratios compare numbers from the "

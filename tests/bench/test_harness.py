@@ -101,7 +101,7 @@ def test_the_latency_target_compares_a_fresh_stream_and_the_long_one_timed_in_al
         paired = task["stream"]["paired"]
         assert paired["first_position"] == result["options"]["positions"][0]
         assert paired["last_position"] > result["options"]["positions"][-1]  # the long stream went on
-        assert paired["first_ms"]["samples"] == paired["last_ms"]["samples"] == 3  # 3 blocks of one step (quick)
+        assert paired["first_ms"]["samples"] == paired["last_ms"]["samples"] == 9  # 3 blocks of 3 steps (quick)
         ratio = paired["last_ms"]["p50"] / paired["first_ms"]["p50"]
         assert task["targets"]["flat_latency"]["ratio"] == ratio
     assert "alternating blocks" in (out / "all.md").read_text()
