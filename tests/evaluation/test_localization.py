@@ -164,3 +164,22 @@ def test_matches_activitynet_reference_on_random_sets(seed):
     expected = _anet_reference(truth, preds, thresholds)
     assert [result[f"mAP@{t:g}"] for t in thresholds] == pytest.approx(list(expected), abs=1e-9)
     assert result["mAP_avg"] == pytest.approx(expected.mean(), abs=1e-9)
+
+
+def test_pooled_map_of_videos_matched_one_by_one_equals_the_map_of_their_union():
+    from streammem.evaluation.functional.localization import class_matches, pooled_map
+
+    rng = np.random.default_rng(0)
+    gt, preds = {}, {}
+    for v in range(6):
+        starts = rng.uniform(0, 50, 4)
+        gt[v] = [{"video": v, "label": str(rng.integers(3)), "start": s, "end": s + rng.uniform(1, 8)} for s in starts]
+        preds[v] = [{"video": v, "label": str(rng.integers(3)), "start": g["start"] + rng.normal(0, 1),
+                     "end": g["end"] + rng.normal(0, 1), "score": float(rng.choice([0.2, 0.5, 0.9]))}  # ties too
+                    for g in gt[v] for _ in range(2)]
+    parts = {v: class_matches(gt[v], preds[v]) for v in gt}
+    for _ in range(5):
+        drawn = rng.integers(0, 6, 6)  # with repeats: a video drawn twice counts twice
+        union_gt = [{**g, "video": f"{v}#{k}"} for k, v in enumerate(drawn) for g in gt[v]]
+        union_pr = [{**p, "video": f"{v}#{k}"} for k, v in enumerate(drawn) for p in preds[v]]
+        assert pooled_map([parts[v] for v in drawn]) == pytest.approx(localization_map(union_gt, union_pr))

@@ -176,8 +176,8 @@ def test_tal_long_agnostic_map_counts_boundaries_of_long_actions_whatever_their_
     monkeypatch.setattr(ablate, "_TAL_TRUTH", {"v": truth})
     monkeypatch.setattr(ablate, "_TAL_SEGMENT_SECONDS", [1.0])
     wrong_class = {"v": [{"video": "v", "start": 0.2, "end": 5.0, "label": "jump", "score": 0.9}]}
-    scored = ablate.score_tal(wrong_class, ["v"])
+    scored = ablate.score_tal(ablate.prepare_tal(wrong_class), ["v"])
     assert scored["long_agnostic_mAP@0.5"] == pytest.approx(100.0)  # IoU 0.96 with the long action
     assert scored["mAP@0.5"] == pytest.approx(0.0)  # no action found with its class
     short_only = {"v": [{"video": "v", "start": 6.0, "end": 6.5, "label": "jump", "score": 0.9}]}
-    assert ablate.score_tal(short_only, ["v"])["long_agnostic_mAP@0.5"] == pytest.approx(0.0)
+    assert ablate.score_tal(ablate.prepare_tal(short_only), ["v"])["long_agnostic_mAP@0.5"] == pytest.approx(0.0)

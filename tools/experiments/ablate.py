@@ -127,22 +127,29 @@ def train_tal(variant: str, seed: int, schedule: str, out: Path) -> dict[str, li
     return by_video
 
 
-def score_tal(predictions: dict[str, list[dict]], items: Sequence[str]) -> dict[str, float]:
-    """mAP of the predictions of ``items`` (test video names, repeats allowed) against their ground truth, and
-    the class-agnostic mAP@0.5 of the actions longer than one segment (``long_agnostic_mAP@0.5``: boundaries
-    alone, where a start lies before the segment the model sees; eval's ``agnostic/long/mAP@0.5``)."""
-    from streammem.evaluation.functional.localization import localization_map
+def prepare_tal(predictions: dict[str, list[dict]]) -> dict[str, dict]:
+    """Per Test video its predictions matched to its ground truth, once (``class_matches``): all classes, and
+    classes merged on the actions longer than one segment (eval's ``agnostic/long``: boundaries alone, where a
+    start lies before the segment the model sees). Matching never crosses videos, so a draw's mAP pools these."""
+    from streammem.evaluation.functional.localization import class_matches
     from streammem.models.matr.training import length_group
 
-    gt, preds = [], []
-    for k, name in enumerate(items):
-        tag = f"{name}#{k}"  # a video drawn twice counts twice
-        gt += [{**g, "video": tag} for g in _TAL_TRUTH[name]]
-        preds += [{**p, "video": tag} for p in predictions.get(name, [])]
-    scores = localization_map(gt, preds)
-    long_gt, long_preds = length_group([{**g, "label": "action"} for g in gt],
-                                       [{**p, "label": "action"} for p in preds], _TAL_SEGMENT_SECONDS[0], True)
-    scores["long_agnostic_mAP@0.5"] = localization_map(long_gt, long_preds)["mAP@0.5"]
+    out = {}
+    for name, truth in _TAL_TRUTH.items():
+        preds = predictions.get(name, [])
+        long_gt, long_preds = length_group([{**g, "label": "action"} for g in truth],
+                                           [{**p, "label": "action"} for p in preds], _TAL_SEGMENT_SECONDS[0], True)
+        out[name] = {"all": class_matches(truth, preds), "long": class_matches(long_gt, long_preds)}
+    return out
+
+
+def score_tal(videos: dict[str, dict], items: Sequence[str]) -> dict[str, float]:
+    """mAP of ``items`` (Test video names, repeats allowed: a video drawn twice counts twice), equal to eval's
+    ``localization_map`` of their union, and the class-agnostic mAP@0.5 of their long actions."""
+    from streammem.evaluation.functional.localization import pooled_map
+
+    scores = pooled_map([videos[name]["all"] for name in items])
+    scores["long_agnostic_mAP@0.5"] = pooled_map([videos[name]["long"] for name in items])["mAP@0.5"]
     return scores
 
 
@@ -436,7 +443,7 @@ def score_anomaly(scores: dict[str, float], items: Sequence[str]) -> dict[str, f
 
 
 TASKS = {
-    "tal": Task(train_tal, identity, score_tal, tal_items, ("mAP_avg", "mAP@0.5", "long_agnostic_mAP@0.5"),
+    "tal": Task(train_tal, prepare_tal, score_tal, tal_items, ("mAP_avg", "mAP@0.5", "long_agnostic_mAP@0.5"),
                 ("queue", "none"), "400", "2800"),
     "track": Task(train_track, prepare_track, score_track, track_items, ("HOTA", "AssA"), ("ema", "none"),
                   "150", "15000"),

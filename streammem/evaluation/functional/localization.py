@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["THUMOS_TIOU_THRESHOLDS", "localization_map"]
+__all__ = ["THUMOS_TIOU_THRESHOLDS", "localization_map", "class_matches", "pooled_map"]
 
 THUMOS_TIOU_THRESHOLDS: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)
 _LATENCY_TIOU = 0.5
@@ -76,6 +76,58 @@ def localization_map(
     if pr_emitted is not None:
         delay = np.concatenate(delays)
         result["latency_s"] = float(delay.mean()) if delay.size else float("nan")
+    return result
+
+
+def class_matches(
+    ground_truth: Sequence[Mapping], predictions: Sequence[Mapping],
+    tiou_thresholds: Sequence[float] = THUMOS_TIOU_THRESHOLDS,
+) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
+    """Per class of the ground truth or the predictions: the predictions' scores (P,) in ranking order, whether
+    each is a true positive at each threshold (T, P), and the number of ground-truth instances.
+
+    A prediction meets only its own video's ground truth, after the higher-scoring predictions of that video,
+    so one video's matches hold in any set of videos: :func:`pooled_map` then gives the mAP of any draw of
+    videos (a bootstrap over test videos) without matching again.
+    """
+    thresholds = np.asarray(tiou_thresholds, dtype=np.float64)
+    out: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+    for label in sorted({str(x["label"]) for x in [*ground_truth, *predictions]}):
+        gt = [g for g in ground_truth if str(g["label"]) == label]
+        pr = [p for p in predictions if str(p["label"]) == label]
+        videos = {v: i for i, v in enumerate(sorted({str(x["video"]) for x in [*gt, *pr]}))}
+        gt_video = np.array([videos[str(g["video"])] for g in gt], dtype=np.int64)
+        order = np.argsort(gt_video, kind="stable")
+        gt_segment = np.array([(float(g["start"]), float(g["end"])) for g in gt]).reshape(-1, 2)[order]
+        score = np.array([float(p["score"]) for p in pr])
+        rank = np.argsort(-score, kind="stable")
+        pr_video = np.array([videos[str(p["video"])] for p in pr], dtype=np.int64)[rank]
+        pr_segment = np.array([(float(p["start"]), float(p["end"])) for p in pr]).reshape(-1, 2)[rank]
+        bounds = np.searchsorted(gt_video[order], [pr_video, pr_video + 1]).T.reshape(-1, 2)
+        matched = _greedy_match(pr_segment, bounds, gt_segment, thresholds)
+        out[label] = (score[rank], matched >= 0, len(gt))
+    return out
+
+
+def pooled_map(
+    parts: Sequence[Mapping[str, tuple[np.ndarray, np.ndarray, int]]],
+    tiou_thresholds: Sequence[float] = THUMOS_TIOU_THRESHOLDS,
+) -> dict[str, float]:
+    """mAP (percent, as :func:`localization_map`) of the union of parts matched separately by
+    :func:`class_matches`, each a video or a set of whole videos, counted as often as it appears."""
+    labels = sorted({label for part in parts for label, (_, _, n) in part.items() if n > 0})
+    if not labels:
+        raise ValueError("no ground-truth instances to evaluate against")
+    aps = []
+    for label in labels:
+        got = [part[label] for part in parts if label in part]
+        scores = np.concatenate([s for s, _, _ in got])
+        hits = np.concatenate([t for _, t, _ in got], axis=1)
+        rank = np.argsort(-scores, kind="stable")  # ties keep part order, as the pooled ranking would
+        aps.append(_interpolated_ap(hits[:, rank], sum(n for _, _, n in got)))
+    ap = np.stack(aps, axis=1)  # (T, C)
+    result = {f"mAP@{t:g}": 100 * float(ap[i].mean()) for i, t in enumerate(tiou_thresholds)}
+    result["mAP_avg"] = 100 * float(ap.mean())
     return result
 
 
