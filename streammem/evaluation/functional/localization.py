@@ -44,31 +44,18 @@ def localization_map(
     if any(timed) and not all(timed):
         raise ValueError("emitted_at must be given for every prediction or for none")
     with_latency = bool(predictions) and all(timed)
-
-    videos = {v: i for i, v in enumerate(sorted({str(x["video"]) for x in [*ground_truth, *predictions]}))}
-    gt_label = np.array([str(g["label"]) for g in ground_truth])
-    gt_video = np.array([videos[str(g["video"])] for g in ground_truth], dtype=np.int64)
-    gt_segment = np.array([(float(g["start"]), float(g["end"])) for g in ground_truth]).reshape(-1, 2)
-    pr_label = np.array([str(p["label"]) for p in predictions])
-    pr_video = np.array([videos[str(p["video"])] for p in predictions], dtype=np.int64)
-    pr_segment = np.array([(float(p["start"]), float(p["end"])) for p in predictions]).reshape(-1, 2)
-    pr_score = np.array([float(p["score"]) for p in predictions])
     pr_emitted = np.array([float(p["emitted_at"]) for p in predictions]) if with_latency else None
 
     all_thresholds = np.append(thresholds, _LATENCY_TIOU)  # the last row serves the latency only
     ap_per_class: list[np.ndarray] = []
     delays: list[np.ndarray] = []
-    for label in np.unique(gt_label):
-        g = np.flatnonzero(gt_label == label)
-        g = g[np.argsort(gt_video[g], kind="stable")]  # grouped by video: a prediction only meets its video's
-        p = np.flatnonzero(pr_label == label)
-        p = p[np.argsort(-pr_score[p], kind="stable")]
-        bounds = np.searchsorted(gt_video[g], [pr_video[p], pr_video[p] + 1]).T  # (P, 2) candidate range
-        matched = _greedy_match(pr_segment[p], bounds, gt_segment[g], all_thresholds)
-        ap_per_class.append(_interpolated_ap(matched[:-1] >= 0, len(g)))
+    for ranked, matched, gt_end in _match_classes(ground_truth, predictions, all_thresholds).values():
+        if len(gt_end) == 0:
+            continue  # only classes present in the ground truth are evaluated
+        ap_per_class.append(_interpolated_ap(matched[:-1] >= 0, len(gt_end)))
         if pr_emitted is not None:
             hits = matched[-1] >= 0
-            delays.append(pr_emitted[p][hits] - gt_segment[g][matched[-1][hits], 1])
+            delays.append(pr_emitted[ranked][hits] - gt_end[matched[-1][hits]])
 
     ap = np.stack(ap_per_class, axis=1)  # (T, C)
     result = {f"mAP@{t:g}": 100 * float(ap[i].mean()) for i, t in enumerate(thresholds)}
@@ -90,22 +77,33 @@ def class_matches(
     so one video's matches hold in any set of videos: :func:`pooled_map` then gives the mAP of any draw of
     videos (a bootstrap over test videos) without matching again.
     """
-    thresholds = np.asarray(tiou_thresholds, dtype=np.float64)
-    out: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
-    for label in sorted({str(x["label"]) for x in [*ground_truth, *predictions]}):
-        gt = [g for g in ground_truth if str(g["label"]) == label]
-        pr = [p for p in predictions if str(p["label"]) == label]
-        videos = {v: i for i, v in enumerate(sorted({str(x["video"]) for x in [*gt, *pr]}))}
-        gt_video = np.array([videos[str(g["video"])] for g in gt], dtype=np.int64)
-        order = np.argsort(gt_video, kind="stable")
-        gt_segment = np.array([(float(g["start"]), float(g["end"])) for g in gt]).reshape(-1, 2)[order]
-        score = np.array([float(p["score"]) for p in pr])
-        rank = np.argsort(-score, kind="stable")
-        pr_video = np.array([videos[str(p["video"])] for p in pr], dtype=np.int64)[rank]
-        pr_segment = np.array([(float(p["start"]), float(p["end"])) for p in pr]).reshape(-1, 2)[rank]
-        bounds = np.searchsorted(gt_video[order], [pr_video, pr_video + 1]).T.reshape(-1, 2)
-        matched = _greedy_match(pr_segment, bounds, gt_segment, thresholds)
-        out[label] = (score[rank], matched >= 0, len(gt))
+    score = np.array([float(p["score"]) for p in predictions])
+    return {label: (score[ranked], matched >= 0, len(gt_end)) for label, (ranked, matched, gt_end)
+            in _match_classes(ground_truth, predictions, np.asarray(tiou_thresholds, dtype=np.float64)).items()}
+
+
+def _match_classes(
+    ground_truth: Sequence[Mapping], predictions: Sequence[Mapping], thresholds: np.ndarray,
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per class of the ground truth or the predictions: the indices of its predictions in ranking order
+    (descending score, stable), their matches (T, P) (a row of the class's ground truth ordered by video, or -1
+    for a false positive) and that ground truth's end times."""
+    videos = {v: i for i, v in enumerate(sorted({str(x["video"]) for x in [*ground_truth, *predictions]}))}
+    gt_label = np.array([str(g["label"]) for g in ground_truth])
+    gt_video = np.array([videos[str(g["video"])] for g in ground_truth], dtype=np.int64)
+    gt_segment = np.array([(float(g["start"]), float(g["end"])) for g in ground_truth]).reshape(-1, 2)
+    pr_label = np.array([str(p["label"]) for p in predictions])
+    pr_video = np.array([videos[str(p["video"])] for p in predictions], dtype=np.int64)
+    pr_segment = np.array([(float(p["start"]), float(p["end"])) for p in predictions]).reshape(-1, 2)
+    pr_score = np.array([float(p["score"]) for p in predictions])
+    out = {}
+    for label in sorted({*gt_label.tolist(), *pr_label.tolist()}):
+        g = np.flatnonzero(gt_label == label)
+        g = g[np.argsort(gt_video[g], kind="stable")]  # grouped by video: a prediction only meets its video's
+        p = np.flatnonzero(pr_label == label)
+        p = p[np.argsort(-pr_score[p], kind="stable")]
+        bounds = np.searchsorted(gt_video[g], [pr_video[p], pr_video[p] + 1]).T.reshape(-1, 2)  # candidate range
+        out[label] = (p, _greedy_match(pr_segment[p], bounds, gt_segment[g], thresholds), gt_segment[g][:, 1])
     return out
 
 
