@@ -42,8 +42,3 @@ def write_talk(root: Path, segments: tuple = TWO_SEGMENTS) -> Path:
     (split / "txt" / "train.en").write_text("".join(f"{en}\n" for _, _, en, _ in segments))
     (split / "txt" / "train.de").write_text("".join(f"{de}\n" for _, _, _, de in segments))
     return root
-
-
-def write_two_segment_talk(root: Path) -> Path:
-    """:func:`write_talk` with its two segments."""
-    return write_talk(root, TWO_SEGMENTS)

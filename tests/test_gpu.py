@@ -123,12 +123,12 @@ def test_asr_trains_on_cuda(amp, tmp_path):
 
 
 def test_simulst_asr_stage_trains_on_cuda(tmp_path):
-    from simulst_small import write_two_segment_talk
+    from simulst_small import write_talk
 
     from streammem.models import build_model
     from streammem.models.amt_simulst.training import TrainOptions, train
 
-    write_two_segment_talk(tmp_path)
+    write_talk(tmp_path)
     torch.manual_seed(0)
     model = build_model("amt_simulst", "tiny", target_pieces=22)
     stats = train(model, tmp_path, TrainOptions(stage="asr", max_steps=3, batch_size=2), device=CUDA)

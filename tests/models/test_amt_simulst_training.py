@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from simulst_small import write_two_segment_talk
+from simulst_small import write_talk
 
 from streammem.data.mustc import read_split
 from streammem.models import build_model
@@ -17,7 +17,7 @@ SMALL = dict(num_mels=20, d_model=16, num_heads=2, ffn_dim=32, encoder_layers=2,
 
 @pytest.fixture
 def talk(tmp_path):
-    return read_split(write_two_segment_talk(tmp_path), "train")
+    return read_split(write_talk(tmp_path), "train")
 
 
 def test_context_is_whole_chunks_before_the_segment(talk):
